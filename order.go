@@ -1,0 +1,145 @@
+package ordersvc
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"time"
+	"unicode/utf8"
+)
+
+// OrderType is how an order was placed. It is a closed set because it
+// becomes a metric label.
+type OrderType string
+
+// The order types.
+const (
+	OrderOnline  OrderType = "online"
+	OrderInStore OrderType = "in_store"
+	OrderPhone   OrderType = "phone"
+)
+
+// OrderTypes lists every valid order type, for validation and for
+// pre-initialising metrics.
+var OrderTypes = []OrderType{OrderOnline, OrderInStore, OrderPhone}
+
+// Valid reports whether t is one of OrderTypes.
+func (t OrderType) Valid() bool {
+	switch t {
+	case OrderOnline, OrderInStore, OrderPhone:
+		return true
+	}
+	return false
+}
+
+// Order limits.
+const (
+	MinQuantity          = 1
+	MaxQuantity          = 1000
+	MaxCustomerIDLen     = 64
+	MaxIdempotencyKeyLen = 255
+)
+
+// OrderStatusCreated is the status of a freshly created order.
+const OrderStatusCreated = "created"
+
+// Order is a placed order. Prices are copied from the catalog at creation.
+type Order struct {
+	ID         string    `json:"id"`
+	ProductID  string    `json:"product_id"`
+	Quantity   int64     `json:"quantity"`
+	Type       OrderType `json:"type"`
+	CustomerID string    `json:"customer_id,omitempty"`
+	UnitPrice  Money     `json:"unit_price"`
+	Amount     Money     `json:"amount"`
+	Currency   string    `json:"currency"`
+	Status     string    `json:"status"`
+	CreatedAt  time.Time `json:"created_at"`
+}
+
+// NewOrder is a request to place an order. The price is never part of it:
+// it comes from the catalog.
+type NewOrder struct {
+	ProductID  string
+	Quantity   int64
+	Type       OrderType
+	CustomerID string
+	// IdempotencyKey, when set, makes retries of the same request return
+	// the original order instead of placing a new one.
+	IdempotencyKey string
+}
+
+// Validate checks the request against the order rules.
+func (n NewOrder) Validate() error {
+	var fields []FieldError
+	if msg := ValidateID(n.ProductID); msg != "" {
+		fields = append(fields, FieldError{Field: "product_id", Message: msg})
+	}
+	if n.Quantity < MinQuantity || n.Quantity > MaxQuantity {
+		fields = append(fields, FieldError{Field: "quantity", Message: "must be an integer from 1 to 1000"})
+	}
+	if !n.Type.Valid() {
+		fields = append(fields, FieldError{Field: "type", Message: "must be one of online, in_store, phone"})
+	}
+	if n.CustomerID != "" && (!utf8.ValidString(n.CustomerID) || utf8.RuneCountInString(n.CustomerID) > MaxCustomerIDLen) {
+		fields = append(fields, FieldError{Field: "customer_id", Message: "must be at most 64 characters"})
+	}
+	if len(n.IdempotencyKey) > MaxIdempotencyKeyLen {
+		fields = append(fields, FieldError{Field: "Idempotency-Key", Message: "header must be at most 255 characters"})
+	}
+	if len(fields) > 0 {
+		return InvalidFields(fields...)
+	}
+	return nil
+}
+
+// Fingerprint is a digest of the request's content (not its key). Two
+// requests with the same idempotency key must have the same fingerprint,
+// whatever the JSON formatting was.
+func (n NewOrder) Fingerprint() []byte {
+	h := sha256.New()
+	writeField := func(s string) {
+		var n [8]byte
+		binary.BigEndian.PutUint64(n[:], uint64(len(s)))
+		h.Write(n[:])
+		h.Write([]byte(s))
+	}
+	writeField(n.ProductID)
+	var q [8]byte
+	binary.BigEndian.PutUint64(q[:], uint64(n.Quantity))
+	h.Write(q[:])
+	writeField(string(n.Type))
+	writeField(n.CustomerID)
+	return h.Sum(nil)
+}
+
+// OrderService places and reads orders.
+type OrderService interface {
+	// CreateOrder validates n, takes the price from the catalog, decrements
+	// stock and stores the order in one transaction. created is false when
+	// the idempotency key matched an earlier identical request, whose order
+	// is returned. Errors: KindInvalid, KindNotFound (unknown product),
+	// KindConflict (not enough stock, or the key was used with another body).
+	CreateOrder(ctx context.Context, n NewOrder) (o Order, created bool, err error)
+	// Order returns one order or a KindNotFound error.
+	Order(ctx context.Context, id string) (Order, error)
+}
+
+// ErrIdempotencyMismatch is the message of the error returned when an
+// idempotency key is reused with another request body.
+const ErrIdempotencyMismatch = "Idempotency-Key was already used with a different request body"
+
+// Summary is the business report.
+type Summary struct {
+	Orders        int64               `json:"orders"`
+	Revenue       map[OrderType]Money `json:"revenue"`
+	TotalRevenue  Money               `json:"total_revenue"`
+	Currency      string              `json:"currency"`
+	LowStock      []Product           `json:"low_stock"`
+	LowStockBelow int64               `json:"low_stock_below"`
+}
+
+// ReportService produces the business summary.
+type ReportService interface {
+	Summary(ctx context.Context) (Summary, error)
+}

@@ -1,0 +1,83 @@
+package ordersvc
+
+import (
+	"context"
+	"unicode/utf8"
+)
+
+// Product limits.
+const (
+	MaxProductIDLen   = 64
+	MaxProductNameLen = 128
+	MaxStock          = 1_000_000_000
+	// MaxProducts bounds the catalog, and with it the number of
+	// inventory_level series a scrape can produce.
+	MaxProducts = 1000
+	// LowStockThreshold is the stock level below which a product is reported
+	// as low (and InventoryLow fires).
+	LowStockThreshold = 10
+)
+
+// Product is a catalog entry with its current stock.
+type Product struct {
+	ID        string `json:"product_id"`
+	Name      string `json:"name"`
+	UnitPrice Money  `json:"unit_price"`
+	Stock     int64  `json:"stock"`
+}
+
+// Validate checks a product against the catalog rules.
+func (p Product) Validate() error {
+	var fields []FieldError
+	if msg := ValidateID(p.ID); msg != "" {
+		fields = append(fields, FieldError{Field: "product_id", Message: msg})
+	}
+	if p.Name == "" || utf8.RuneCountInString(p.Name) > MaxProductNameLen || !utf8.ValidString(p.Name) {
+		fields = append(fields, FieldError{Field: "name", Message: "must be 1 to 128 characters"})
+	}
+	if p.UnitPrice <= 0 || p.UnitPrice > MaxMoney {
+		fields = append(fields, FieldError{Field: "unit_price", Message: "must be greater than 0 and at most 1000000000"})
+	}
+	if p.Stock < 0 || p.Stock > MaxStock {
+		fields = append(fields, FieldError{Field: "stock", Message: "must be an integer from 0 to 1000000000"})
+	}
+	if len(fields) > 0 {
+		return InvalidFields(fields...)
+	}
+	return nil
+}
+
+// ValidateID checks an identifier (product id, customer id) and returns a
+// message describing the problem, or "" when it is fine. Identifiers are
+// 1..64 characters of [A-Za-z0-9._-], so they are safe in logs and labels.
+func ValidateID(id string) string {
+	if id == "" || len(id) > MaxProductIDLen {
+		return "must be 1 to 64 characters"
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return "may contain only letters, digits, '-', '_' and '.'"
+		}
+	}
+	return ""
+}
+
+// InventoryService reads and changes the catalog.
+type InventoryService interface {
+	// Products returns every product ordered by id.
+	Products(ctx context.Context) ([]Product, error)
+	// UpsertProduct creates or replaces a product and reports whether it was created.
+	UpsertProduct(ctx context.Context, p Product) (created bool, err error)
+}
+
+// DemoCatalog is seeded into an empty database so the API is usable at once.
+func DemoCatalog() []Product {
+	return []Product{
+		{ID: "sku-1", Name: "Espresso beans 1kg", UnitPrice: 2450, Stock: 500},
+		{ID: "sku-2", Name: "Pour-over kettle", UnitPrice: 3999, Stock: 120},
+		{ID: "sku-3", Name: "Ceramic mug", UnitPrice: 850, Stock: 1000},
+		{ID: "sku-4", Name: "Paper filters (100)", UnitPrice: 350, Stock: 2000},
+		{ID: "sku-5", Name: "Hand grinder", UnitPrice: 6500, Stock: 40},
+	}
+}

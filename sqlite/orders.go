@@ -1,0 +1,206 @@
+package sqlite
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ordersvc/ordersvc"
+)
+
+var (
+	_ ordersvc.OrderService  = (*DB)(nil)
+	_ ordersvc.ReportService = (*DB)(nil)
+)
+
+const orderColumns = "id, product_id, quantity, type, customer_id, unit_price, amount, currency, status, created_at"
+
+// CreateOrder implements ordersvc.OrderService. Everything happens in one
+// write transaction: the idempotency lookup, the conditional stock
+// decrement (which cannot oversell: the UPDATE only matches when enough
+// stock is left) and the insert.
+func (db *DB) CreateOrder(ctx context.Context, n ordersvc.NewOrder) (ordersvc.Order, bool, error) {
+	if err := n.Validate(); err != nil {
+		return ordersvc.Order{}, false, err
+	}
+	fingerprint := n.Fingerprint()
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return ordersvc.Order{}, false, unavailable(err, "create order: begin")
+	}
+	defer func() { _ = tx.Rollback() }()
+
+	if n.IdempotencyKey != "" {
+		o, hash, err := db.orderByKey(ctx, tx, n.IdempotencyKey)
+		switch {
+		case err == nil && bytes.Equal(hash, fingerprint):
+			return o, false, nil
+		case err == nil:
+			return ordersvc.Order{}, false, ordersvc.Errorf(ordersvc.KindInvalid, ordersvc.ErrIdempotencyMismatch)
+		case !errors.Is(err, sql.ErrNoRows):
+			return ordersvc.Order{}, false, unavailable(err, "create order: idempotency lookup")
+		}
+	}
+
+	var unitPrice ordersvc.Money
+	err = db.timed("update", "products", func() error {
+		return tx.QueryRowContext(ctx, "UPDATE products SET stock = stock - ?1, updated_at = ?2 WHERE id = ?3 AND stock >= ?1 RETURNING unit_price",
+			n.Quantity, db.now().UnixMicro(), n.ProductID).Scan(&unitPrice)
+	})
+	if errors.Is(err, sql.ErrNoRows) {
+		return ordersvc.Order{}, false, db.whyNoStock(ctx, tx, n)
+	}
+	if err != nil {
+		return ordersvc.Order{}, false, unavailable(err, "create order: decrement stock")
+	}
+
+	id, err := newOrderID()
+	if err != nil {
+		return ordersvc.Order{}, false, fmt.Errorf("create order: %w", err)
+	}
+	o := ordersvc.Order{
+		ID: id, ProductID: n.ProductID, Quantity: n.Quantity, Type: n.Type, CustomerID: n.CustomerID,
+		UnitPrice: unitPrice, Amount: unitPrice * ordersvc.Money(n.Quantity), Currency: db.currency,
+		Status: ordersvc.OrderStatusCreated, CreatedAt: db.now().UTC().Truncate(time.Microsecond),
+	}
+	var key any
+	if n.IdempotencyKey != "" {
+		key = n.IdempotencyKey
+	}
+	err = db.timed("insert", "orders", func() error {
+		_, err := tx.ExecContext(ctx, "INSERT INTO orders ("+orderColumns+", idempotency_key, request_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+			o.ID, o.ProductID, o.Quantity, string(o.Type), o.CustomerID, int64(o.UnitPrice), int64(o.Amount), o.Currency, o.Status,
+			o.CreatedAt.UnixMicro(), key, fingerprint)
+		return err
+	})
+	if err != nil {
+		return ordersvc.Order{}, false, unavailable(err, "create order: insert")
+	}
+	if err := tx.Commit(); err != nil {
+		return ordersvc.Order{}, false, unavailable(err, "create order: commit")
+	}
+	return o, true, nil
+}
+
+// whyNoStock tells an unknown product from one with too little stock.
+func (db *DB) whyNoStock(ctx context.Context, tx *sql.Tx, n ordersvc.NewOrder) error {
+	var stock int64
+	err := db.timed("select", "products", func() error {
+		return tx.QueryRowContext(ctx, "SELECT stock FROM products WHERE id = ?", n.ProductID).Scan(&stock)
+	})
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return ordersvc.Errorf(ordersvc.KindNotFound, "product %q does not exist", n.ProductID)
+	case err != nil:
+		return unavailable(err, "create order: read stock")
+	default:
+		return ordersvc.Errorf(ordersvc.KindConflict, "not enough stock for %q: %d requested, %d available", n.ProductID, n.Quantity, stock)
+	}
+}
+
+func (db *DB) orderByKey(ctx context.Context, tx *sql.Tx, key string) (ordersvc.Order, []byte, error) {
+	var o ordersvc.Order
+	var hash []byte
+	err := db.timed("select", "orders", func() error {
+		row := tx.QueryRowContext(ctx, "SELECT "+orderColumns+", request_hash FROM orders WHERE idempotency_key = ?", key)
+		var err error
+		o, err = scanOrder(row, &hash)
+		return err
+	})
+	return o, hash, err
+}
+
+// Order implements ordersvc.OrderService.
+func (db *DB) Order(ctx context.Context, id string) (ordersvc.Order, error) {
+	var o ordersvc.Order
+	err := db.timed("select", "orders", func() error {
+		var err error
+		o, err = scanOrder(db.read.QueryRowContext(ctx, "SELECT "+orderColumns+" FROM orders WHERE id = ?", id))
+		return err
+	})
+	if errors.Is(err, sql.ErrNoRows) {
+		return ordersvc.Order{}, ordersvc.Errorf(ordersvc.KindNotFound, "order %q does not exist", id)
+	}
+	if err != nil {
+		return ordersvc.Order{}, unavailable(err, "read order")
+	}
+	return o, nil
+}
+
+func scanOrder(row *sql.Row, extra ...any) (ordersvc.Order, error) {
+	var o ordersvc.Order
+	var typ string
+	var created int64
+	dest := append([]any{&o.ID, &o.ProductID, &o.Quantity, &typ, &o.CustomerID, &o.UnitPrice, &o.Amount, &o.Currency, &o.Status, &created}, extra...)
+	if err := row.Scan(dest...); err != nil {
+		return ordersvc.Order{}, err
+	}
+	o.Type = ordersvc.OrderType(typ)
+	o.CreatedAt = time.UnixMicro(created).UTC()
+	return o, nil
+}
+
+// Summary implements ordersvc.ReportService.
+func (db *DB) Summary(ctx context.Context) (ordersvc.Summary, error) {
+	s := ordersvc.Summary{Revenue: map[ordersvc.OrderType]ordersvc.Money{}, Currency: db.currency,
+		LowStock: []ordersvc.Product{}, LowStockBelow: ordersvc.LowStockThreshold}
+	for _, t := range ordersvc.OrderTypes {
+		s.Revenue[t] = 0
+	}
+	err := db.timed("select", "orders", func() error {
+		rows, err := db.read.QueryContext(ctx, "SELECT type, count(*), sum(amount) FROM orders GROUP BY type")
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var typ string
+			var count int64
+			var revenue ordersvc.Money
+			if err := rows.Scan(&typ, &count, &revenue); err != nil {
+				return err
+			}
+			s.Orders += count
+			s.Revenue[ordersvc.OrderType(typ)] = revenue
+			s.TotalRevenue += revenue
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return ordersvc.Summary{}, unavailable(err, "summarise orders")
+	}
+	err = db.timed("select", "products", func() error {
+		rows, err := db.read.QueryContext(ctx, "SELECT id, name, unit_price, stock FROM products WHERE stock < ? ORDER BY stock, id LIMIT ?",
+			ordersvc.LowStockThreshold, ordersvc.MaxProducts)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var p ordersvc.Product
+			if err := rows.Scan(&p.ID, &p.Name, &p.UnitPrice, &p.Stock); err != nil {
+				return err
+			}
+			s.LowStock = append(s.LowStock, p)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return ordersvc.Summary{}, unavailable(err, "list low-stock products")
+	}
+	return s, nil
+}
+
+// newOrderID returns "ord_" and 24 random hex digits.
+func newOrderID() (string, error) {
+	var b [12]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("generate order id: %w", err)
+	}
+	return "ord_" + hex.EncodeToString(b[:]), nil
+}

@@ -1,0 +1,107 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/ordersvc/ordersvc"
+)
+
+var _ ordersvc.InventoryService = (*DB)(nil)
+
+// Products returns every product ordered by id.
+func (db *DB) Products(ctx context.Context) ([]ordersvc.Product, error) {
+	var products []ordersvc.Product
+	err := db.timed("select", "products", func() error {
+		rows, err := db.read.QueryContext(ctx, "SELECT id, name, unit_price, stock FROM products ORDER BY id LIMIT ?", ordersvc.MaxProducts)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var p ordersvc.Product
+			if err := rows.Scan(&p.ID, &p.Name, &p.UnitPrice, &p.Stock); err != nil {
+				return err
+			}
+			products = append(products, p)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, unavailable(err, "list products")
+	}
+	return products, nil
+}
+
+// UpsertProduct creates or replaces a product. A new product is refused
+// with KindConflict once the catalog holds ordersvc.MaxProducts products.
+func (db *DB) UpsertProduct(ctx context.Context, p ordersvc.Product) (bool, error) {
+	if err := p.Validate(); err != nil {
+		return false, err
+	}
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return false, unavailable(err, "upsert product: begin")
+	}
+	defer func() { _ = tx.Rollback() }()
+
+	var exists, count int
+	err = db.timed("select", "products", func() error {
+		return tx.QueryRowContext(ctx, "SELECT count(*), coalesce(sum(id = ?), 0) FROM products", p.ID).Scan(&count, &exists)
+	})
+	if err != nil {
+		return false, unavailable(err, "upsert product: count")
+	}
+	if exists == 0 && count >= ordersvc.MaxProducts {
+		return false, ordersvc.Errorf(ordersvc.KindConflict, "the catalog is full (%d products)", ordersvc.MaxProducts)
+	}
+	err = db.timed("upsert", "products", func() error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO products (id, name, unit_price, stock, updated_at) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (id) DO UPDATE SET name = excluded.name, unit_price = excluded.unit_price,
+			stock = excluded.stock, updated_at = excluded.updated_at`,
+			p.ID, p.Name, int64(p.UnitPrice), p.Stock, db.now().UnixMicro())
+		return err
+	})
+	if err != nil {
+		return false, unavailable(err, "upsert product")
+	}
+	if err := tx.Commit(); err != nil {
+		return false, unavailable(err, "upsert product: commit")
+	}
+	return exists == 0, nil
+}
+
+// SeedIfEmpty inserts products when the catalog is empty and no order was
+// ever placed, and reports whether it did.
+func (db *DB) SeedIfEmpty(ctx context.Context, products []ordersvc.Product) (bool, error) {
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return false, fmt.Errorf("seed: begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	var n int
+	if err := tx.QueryRowContext(ctx, "SELECT (SELECT count(*) FROM products) + (SELECT count(*) FROM orders)").Scan(&n); err != nil {
+		return false, fmt.Errorf("seed: count: %w", err)
+	}
+	if n > 0 {
+		return false, nil
+	}
+	for _, p := range products {
+		if err := p.Validate(); err != nil {
+			return false, fmt.Errorf("seed product %q: %w", p.ID, err)
+		}
+		if _, err := tx.ExecContext(ctx, "INSERT INTO products (id, name, unit_price, stock, updated_at) VALUES (?, ?, ?, ?, ?)",
+			p.ID, p.Name, int64(p.UnitPrice), p.Stock, db.now().UnixMicro()); err != nil {
+			return false, fmt.Errorf("seed product %q: %w", p.ID, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return false, fmt.Errorf("seed: commit: %w", err)
+	}
+	return true, nil
+}
+
+// unavailable wraps a storage failure as KindUnavailable: the client may retry.
+func unavailable(err error, what string) error {
+	return ordersvc.WrapError(ordersvc.KindUnavailable, fmt.Errorf("%s: %w", what, err), "the database is unavailable")
+}
