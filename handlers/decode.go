@@ -1,0 +1,190 @@
+package handlers
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/ordersvc/ordersvc"
+	"github.com/ordersvc/ordersvc/problem"
+)
+
+// Body limits.
+const (
+	maxOrderBody   = 64 << 10 // 64 KiB
+	maxAdminBody   = 64 << 10
+	maxWebhookBody = 1 << 20 // 1 MiB
+)
+
+// readJSONBody checks the content type and reads at most limit bytes. The
+// declared length is checked first, so an oversized upload is refused
+// without being read.
+func readJSONBody(c *gin.Context, limit int64) ([]byte, *problem.Details) {
+	if !isJSONContentType(c.GetHeader("Content-Type")) {
+		p := problem.New(http.StatusUnsupportedMediaType, "unsupported-media-type", "Content-Type must be application/json")
+		return nil, &p
+	}
+	if c.Request.ContentLength > limit {
+		p := tooLarge(limit)
+		return nil, &p
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, limit))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			p := tooLarge(limit)
+			return nil, &p
+		}
+		p := problem.New(http.StatusBadRequest, "unreadable-body", "the request body could not be read")
+		return nil, &p
+	}
+	return body, nil
+}
+
+func tooLarge(limit int64) problem.Details {
+	return problem.New(http.StatusRequestEntityTooLarge, "body-too-large", fmt.Sprintf("the request body exceeds %d bytes", limit))
+}
+
+// isJSONContentType accepts application/json and any application/*+json.
+func isJSONContentType(v string) bool {
+	mt, _, err := mime.ParseMediaType(v)
+	if err != nil {
+		return false
+	}
+	return mt == "application/json" || (strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json"))
+}
+
+// decodeObject decodes body, which must hold exactly one JSON object, into
+// dst. Syntax errors, non-objects, trailing data and (unless allowUnknown)
+// unknown fields are 400; a value of the wrong JSON type is a 422 naming
+// the field.
+func decodeObject(body []byte, dst any, allowUnknown bool) *problem.Details {
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 {
+		p := badRequest("the request body is empty; a JSON object is required")
+		return &p
+	}
+	if trimmed[0] != '{' {
+		p := badRequest("the request body must be a JSON object")
+		return &p
+	}
+	dec := json.NewDecoder(bytes.NewReader(trimmed))
+	if !allowUnknown {
+		dec.DisallowUnknownFields()
+	}
+	if err := dec.Decode(dst); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) && typeErr.Field != "" {
+			p := problem.FromError(ordersvc.InvalidFields(ordersvc.FieldError{
+				Field: typeErr.Field, Message: "must be a JSON " + jsonTypeName(typeErr.Type.Kind().String()),
+			}))
+			return &p
+		}
+		p := badRequest(jsonErrorDetail(err))
+		return &p
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		p := badRequest("the request body has data after the JSON object")
+		return &p
+	}
+	return nil
+}
+
+func badRequest(detail string) problem.Details {
+	return problem.New(http.StatusBadRequest, "malformed-request", detail)
+}
+
+// jsonErrorDetail describes a decoding error without echoing more than a
+// short, quoted piece of the client's input.
+func jsonErrorDetail(err error) string {
+	var syntaxErr *json.SyntaxError
+	switch {
+	case errors.As(err, &syntaxErr):
+		return fmt.Sprintf("malformed JSON at byte %d", syntaxErr.Offset)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "malformed JSON: unexpected end of input"
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		name := strings.TrimPrefix(err.Error(), "json: unknown field ")
+		if uq, uerr := strconv.Unquote(name); uerr == nil {
+			name = uq
+		}
+		if len(name) > 64 {
+			name = name[:64]
+		}
+		return "unknown field " + strconv.Quote(name)
+	default:
+		return "malformed JSON"
+	}
+}
+
+func jsonTypeName(kind string) string {
+	switch kind {
+	case "string":
+		return "string"
+	case "bool":
+		return "boolean"
+	case "slice", "array":
+		return "array"
+	case "map", "struct":
+		return "object"
+	default:
+		return "number"
+	}
+}
+
+// Field readers for json.RawMessage fields, so that "2" (a string) is not
+// silently taken as the number 2. Each returns ok=false with a field error
+// appended when the value has the wrong shape; absent and null values
+// yield the zero value.
+
+func rawString(raw json.RawMessage, field string, errs *[]ordersvc.FieldError) string {
+	if isNull(raw) {
+		return ""
+	}
+	var s string
+	if raw[0] != '"' || json.Unmarshal(raw, &s) != nil {
+		*errs = append(*errs, ordersvc.FieldError{Field: field, Message: "must be a string"})
+		return ""
+	}
+	return s
+}
+
+func rawInt(raw json.RawMessage, field string, errs *[]ordersvc.FieldError) int64 {
+	if isNull(raw) {
+		return 0
+	}
+	n, err := strconv.ParseInt(string(raw), 10, 64)
+	if err != nil {
+		*errs = append(*errs, ordersvc.FieldError{Field: field, Message: "must be an integer"})
+		return 0
+	}
+	return n
+}
+
+func rawMoney(raw json.RawMessage, field string, errs *[]ordersvc.FieldError) ordersvc.Money {
+	if isNull(raw) {
+		return 0
+	}
+	if raw[0] == '"' {
+		*errs = append(*errs, ordersvc.FieldError{Field: field, Message: "must be a JSON number"})
+		return 0
+	}
+	m, err := ordersvc.ParseMoney(string(raw))
+	if err != nil {
+		*errs = append(*errs, ordersvc.FieldError{Field: field, Message: err.Error()})
+		return 0
+	}
+	return m
+}
+
+func isNull(raw json.RawMessage) bool {
+	return len(raw) == 0 || string(raw) == "null"
+}

@@ -1,0 +1,151 @@
+// Package handlers is the HTTP layer: the gin router, one file per
+// resource, request decoding with limits, and the mapping of domain errors
+// to problem+json. Handlers do HTTP and nothing else: every rule lives in
+// the domain, every query behind the domain's interfaces.
+package handlers
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"sync/atomic"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/ordersvc/ordersvc"
+	"github.com/ordersvc/ordersvc/errortracking"
+	"github.com/ordersvc/ordersvc/faults"
+	"github.com/ordersvc/ordersvc/metrics"
+	"github.com/ordersvc/ordersvc/problem"
+)
+
+// Pinger checks that a dependency answers; /readyz uses it.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// Deps is everything the router needs. Nil services are not allowed,
+// except where noted.
+type Deps struct {
+	Orders    ordersvc.OrderService
+	Inventory ordersvc.InventoryService
+	Reports   ordersvc.ReportService
+	DB        Pinger
+	Metrics   *metrics.Metrics
+	Tracker   *errortracking.Tracker
+	Faults    *faults.Injector
+	Logger    *slog.Logger
+	// Draining, when set and true, makes /readyz answer 503 so load
+	// balancers stop sending traffic while the server shuts down.
+	Draining *atomic.Bool
+	// AdminToken enables the admin routes; empty disables them (404).
+	AdminToken string
+}
+
+// FaultableRoutes are the business route templates fault injection may
+// touch; metrics, health, admin and webhook routes never are.
+var FaultableRoutes = []string{"/orders", "/orders/:id", "/inventory", "/reports/summary"}
+
+// StackOptions are the parts of the middleware stack.
+type StackOptions struct {
+	Logger  *slog.Logger
+	Metrics *metrics.HTTPMetrics
+	Tracker *errortracking.Tracker
+	Faults  *faults.Injector
+}
+
+// Middleware returns the production middleware stack, outermost first:
+// request id, access log, RED metrics (which must see the status the client
+// got, so it wraps recovery), panic recovery and error reporting, fault
+// injection. The server and the benchmarks both build it here.
+func Middleware(o StackOptions) []gin.HandlerFunc {
+	return []gin.HandlerFunc{
+		requestID(),
+		accessLog(o.Logger),
+		o.Metrics.Middleware(),
+		o.Tracker.Middleware(),
+		o.Faults.Middleware(FaultableRoutes),
+	}
+}
+
+// route is one entry of the route table.
+type route struct {
+	method, path string
+	// statuses are pre-initialised in http_requests_total: the success
+	// status and 500, so that increase() sees the first error.
+	statuses []int
+	handlers []gin.HandlerFunc
+}
+
+// NewRouter builds the gin engine with every route of the API.
+func NewRouter(d Deps) *gin.Engine {
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	if d.Faults == nil {
+		d.Faults = &faults.Injector{}
+	}
+	gin.SetMode(gin.ReleaseMode)
+	e := gin.New()
+	// Strict routing: no redirects that would hide client mistakes, and a
+	// real 405 for a known path with the wrong method.
+	e.RedirectTrailingSlash = false
+	e.RedirectFixedPath = false
+	e.HandleMethodNotAllowed = true
+	e.ContextWithFallback = true
+	e.Use(Middleware(StackOptions{Logger: d.Logger, Metrics: d.Metrics.HTTP, Tracker: d.Tracker, Faults: d.Faults})...)
+	e.NoRoute(func(c *gin.Context) {
+		problem.Write(c.Writer, problem.New(http.StatusNotFound, "not-found", "no route for this path"))
+	})
+	e.NoMethod(func(c *gin.Context) {
+		problem.Write(c.Writer, problem.New(http.StatusMethodNotAllowed, "method-not-allowed", "this path does not support the method"))
+	})
+
+	h := &api{Deps: d}
+	admin := bearerAuth(d.AdminToken, "admin API", "ADMIN_TOKEN", http.StatusNotFound)
+	routes := []route{
+		{"POST", "/orders", []int{201, 500}, []gin.HandlerFunc{h.createOrder}},
+		{"GET", "/orders/:id", []int{200, 500}, []gin.HandlerFunc{h.getOrder}},
+		{"GET", "/inventory", []int{200, 500}, []gin.HandlerFunc{h.listInventory}},
+		{"PUT", "/inventory/:product_id", []int{200, 500}, []gin.HandlerFunc{admin, h.putProduct}},
+		{"GET", "/reports/summary", []int{200, 500}, []gin.HandlerFunc{h.summary}},
+		{"PUT", "/admin/faults", []int{200, 500}, []gin.HandlerFunc{admin, h.putFaults}},
+		{"GET", "/admin/faults", []int{200, 500}, []gin.HandlerFunc{admin, h.getFaults}},
+		{"GET", "/metrics", nil, []gin.HandlerFunc{gin.WrapH(d.Metrics.Handler(promLogger{d.Logger}))}},
+		{"GET", "/healthz", nil, []gin.HandlerFunc{h.healthz}},
+		{"GET", "/readyz", nil, []gin.HandlerFunc{h.readyz}},
+	}
+	for _, r := range routes {
+		e.Handle(r.method, r.path, r.handlers...)
+		d.Metrics.InitEndpoint(r.method, r.path, r.statuses...)
+	}
+	return e
+}
+
+// api carries the dependencies into the handler methods.
+type api struct {
+	Deps
+}
+
+// fail answers with the problem for err. Server-side failures (5xx) are
+// attached to the context, where error tracking finds them, and logged
+// with their cause; client errors are not.
+func (h *api) fail(c *gin.Context, err error) {
+	p := problem.FromError(err)
+	if p.Status >= 500 {
+		_ = c.Error(err)
+		h.Logger.LogAttrs(c.Request.Context(), slog.LevelError, "request failed",
+			slog.String("request_id", requestIDOf(c)),
+			slog.String("endpoint", c.FullPath()),
+			slog.String("error", err.Error()))
+	}
+	c.Abort()
+	problem.Write(c.Writer, p)
+}
+
+// promLogger adapts slog to promhttp's error log.
+type promLogger struct{ l *slog.Logger }
+
+func (p promLogger) Println(v ...any) {
+	p.l.Warn("metrics exposition", slog.String("error", sprint(v...)))
+}

@@ -1,0 +1,280 @@
+// Package metrics owns the service's Prometheus metrics: one injected
+// registry (no global state), the RED middleware, the business counters,
+// database query timing, and the inventory collector that reads stock from
+// the database at scrape time.
+package metrics
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/ordersvc/ordersvc"
+)
+
+// Rejection reasons: the closed set of orders_rejected_total's reason label.
+const (
+	ReasonOutOfStock     = "out_of_stock"
+	ReasonUnknownProduct = "unknown_product"
+	ReasonInvalid        = "invalid"
+)
+
+// DurationBuckets are the buckets of http_request_duration_seconds, fixed
+// by the spec so that rules and dashboards can rely on them.
+var DurationBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
+
+// dbBuckets span the sub-millisecond reads of an embedded database up to
+// the busy timeout.
+var dbBuckets = []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5}
+
+// dbOperations are the (operation, table) pairs the store reports,
+// pre-initialised so that the first query of each kind is visible to rate().
+var dbOperations = [][2]string{
+	{"select", "products"}, {"update", "products"}, {"upsert", "products"},
+	{"select", "orders"}, {"insert", "orders"},
+}
+
+// Metrics holds every metric the service exports.
+type Metrics struct {
+	HTTP *HTTPMetrics
+
+	gatherer       prometheus.Gatherer
+	ordersCreated  *prometheus.CounterVec
+	orderRevenue   *prometheus.CounterVec
+	ordersRejected *prometheus.CounterVec
+	panics         *prometheus.CounterVec
+	dbQueries      *prometheus.HistogramVec
+}
+
+// BuildInfo labels app_build_info.
+type BuildInfo struct {
+	Version, Revision, GoVersion string
+}
+
+// ReadBuildInfo returns the binary's version and VCS revision from the
+// build information the Go toolchain embeds ("unknown" when absent).
+// Linker-set values, when non-empty, win.
+func ReadBuildInfo(version, revision string) BuildInfo {
+	b := BuildInfo{Version: version, Revision: revision, GoVersion: runtime.Version()}
+	if info, ok := debug.ReadBuildInfo(); ok {
+		if b.Version == "" && info.Main.Version != "" && info.Main.Version != "(devel)" {
+			b.Version = info.Main.Version
+		}
+		for _, s := range info.Settings {
+			if s.Key == "vcs.revision" && b.Revision == "" {
+				b.Revision = s.Value
+			}
+		}
+	}
+	if b.Version == "" {
+		b.Version = "dev"
+	}
+	if b.Revision == "" {
+		b.Revision = "unknown"
+	}
+	return b
+}
+
+// New creates the metrics and registers them, with the Go and process
+// collectors, on reg. gatherer serves /metrics (usually the same registry).
+func New(reg prometheus.Registerer, gatherer prometheus.Gatherer, build BuildInfo) (*Metrics, error) {
+	m := &Metrics{
+		HTTP:     newHTTPMetrics(),
+		gatherer: gatherer,
+		ordersCreated: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "orders_created_total", Help: "Orders created, by order type.",
+		}, []string{"type"}),
+		orderRevenue: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "order_revenue_total", Help: "Revenue of created orders in currency units, by order type.",
+		}, []string{"type"}),
+		ordersRejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "orders_rejected_total", Help: "Order requests refused, by reason (out_of_stock, unknown_product, invalid).",
+		}, []string{"reason"}),
+		panics: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "panics_recovered_total", Help: "Panics recovered in HTTP handlers, by route template.",
+		}, []string{"endpoint"}),
+		dbQueries: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "db_query_duration_seconds", Help: "Duration of database queries, by operation and table.", Buckets: dbBuckets,
+		}, []string{"operation", "table"}),
+	}
+	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "app_build_info", Help: "Build information of the running binary; always 1.",
+		ConstLabels: prometheus.Labels{"version": build.Version, "revision": build.Revision, "goversion": build.GoVersion},
+	})
+	buildInfo.Set(1)
+
+	for _, c := range []prometheus.Collector{
+		m.HTTP.requests, m.HTTP.duration, m.HTTP.inFlight,
+		m.ordersCreated, m.orderRevenue, m.ordersRejected, m.panics, m.dbQueries, buildInfo,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("register metrics: %w", err)
+		}
+	}
+	for _, t := range ordersvc.OrderTypes {
+		m.ordersCreated.WithLabelValues(string(t))
+		m.orderRevenue.WithLabelValues(string(t))
+	}
+	for _, r := range []string{ReasonOutOfStock, ReasonUnknownProduct, ReasonInvalid} {
+		m.ordersRejected.WithLabelValues(r)
+	}
+	for _, op := range dbOperations {
+		m.dbQueries.WithLabelValues(op[0], op[1])
+	}
+	m.panics.WithLabelValues(Unmatched)
+	return m, nil
+}
+
+// Handler serves the registry in the text or OpenMetrics format
+// (negotiated), gzip-compressed when the scraper accepts it. A collector
+// that fails (say, the database is down) drops its own series only.
+func (m *Metrics) Handler(errorLog promhttp.Logger) http.Handler {
+	return promhttp.HandlerFor(m.gatherer, promhttp.HandlerOpts{
+		EnableOpenMetrics: true,
+		ErrorHandling:     promhttp.ContinueOnError,
+		ErrorLog:          errorLog,
+		Timeout:           10 * time.Second,
+	})
+}
+
+// OrderCreated counts a new order and its revenue. Idempotent replays must
+// not call it.
+func (m *Metrics) OrderCreated(t ordersvc.OrderType, amount ordersvc.Money) {
+	m.ordersCreated.WithLabelValues(string(t)).Inc()
+	m.orderRevenue.WithLabelValues(string(t)).Add(amount.Units())
+}
+
+// OrderRejected counts a refused order request; reason must be one of the
+// Reason constants.
+func (m *Metrics) OrderRejected(reason string) {
+	m.ordersRejected.WithLabelValues(reason).Inc()
+}
+
+// PanicRecovered counts a recovered panic on a route template.
+func (m *Metrics) PanicRecovered(endpoint string) {
+	if endpoint == "" {
+		endpoint = Unmatched
+	}
+	m.panics.WithLabelValues(endpoint).Inc()
+}
+
+// InitEndpoint pre-initialises the per-endpoint series of a route so that
+// increase() sees the first event: its duration histogram, the given status
+// codes, and its panic counter.
+func (m *Metrics) InitEndpoint(method, endpoint string, statuses ...int) {
+	m.HTTP.initRoute(method, endpoint, statuses)
+	if !m.HTTP.skipped(endpoint) {
+		m.panics.WithLabelValues(endpoint)
+	}
+}
+
+// ObserveQuery records one database query's duration. It implements
+// sqlite.QueryObserver.
+func (m *Metrics) ObserveQuery(operation, table string, d time.Duration) {
+	m.dbQueries.WithLabelValues(operation, table).Observe(d.Seconds())
+}
+
+// ProductLister is what the inventory collector needs from the store.
+type ProductLister interface {
+	Products(ctx context.Context) ([]ordersvc.Product, error)
+}
+
+// inventoryCollector exports inventory_level by reading the database at
+// scrape time, so the gauge is right after a restart and agrees across
+// replicas sharing a database, instead of drifting from in-process updates.
+type inventoryCollector struct {
+	store   ProductLister
+	desc    *prometheus.Desc
+	timeout time.Duration
+}
+
+// RegisterInventory registers the inventory_level collector on reg.
+func RegisterInventory(reg prometheus.Registerer, store ProductLister) error {
+	c := &inventoryCollector{
+		store:   store,
+		desc:    prometheus.NewDesc("inventory_level", "Units in stock, by product, read from the database at scrape time.", []string{"product_id"}, nil),
+		timeout: 3 * time.Second,
+	}
+	if err := reg.Register(c); err != nil {
+		return fmt.Errorf("register inventory collector: %w", err)
+	}
+	return nil
+}
+
+// Describe implements prometheus.Collector.
+func (c *inventoryCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+// Collect implements prometheus.Collector. The catalog is bounded
+// (ordersvc.MaxProducts), and so is the number of series.
+func (c *inventoryCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+	defer cancel()
+	products, err := c.store.Products(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(c.desc, fmt.Errorf("read inventory: %w", err))
+		return
+	}
+	for _, p := range products {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(p.Stock), p.ID)
+	}
+}
+
+// errNoGatherer is returned when Metrics was built without a gatherer.
+var errNoGatherer = errors.New("metrics: no gatherer")
+
+// Gather returns the current metric families, for tests and diagnostics.
+func (m *Metrics) Gather() (map[string]float64, error) {
+	if m.gatherer == nil {
+		return nil, errNoGatherer
+	}
+	families, err := m.gatherer.Gather()
+	if err != nil {
+		return nil, fmt.Errorf("gather: %w", err)
+	}
+	out := map[string]float64{}
+	for _, f := range families {
+		for _, metric := range f.GetMetric() {
+			key := f.GetName()
+			for _, l := range metric.GetLabel() {
+				key += "|" + l.GetName() + "=" + l.GetValue()
+			}
+			switch {
+			case metric.Counter != nil:
+				out[key] = metric.GetCounter().GetValue()
+			case metric.Gauge != nil:
+				out[key] = metric.GetGauge().GetValue()
+			case metric.Histogram != nil:
+				out[key] = float64(metric.GetHistogram().GetSampleCount())
+			default:
+				out[key] = 0
+			}
+		}
+	}
+	return out, nil
+}
+
+// statusLabel formats a status code; the common ones come from a table.
+func statusLabel(code int) string {
+	if code >= 100 && code < 600 {
+		return statusStrings[code-100]
+	}
+	return strconv.Itoa(code)
+}
+
+var statusStrings = func() (s [500]string) {
+	for i := range s {
+		s[i] = strconv.Itoa(i + 100)
+	}
+	return s
+}()
