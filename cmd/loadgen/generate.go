@@ -1,0 +1,263 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	mrand "math/rand/v2"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+)
+
+// Workload constants. They shape the traffic, not its volume.
+const (
+	numProducts  = 5    // product ids sku-1..sku-5 (the demo catalog)
+	maxQuantity  = 3    // quantities 1..3, so stock lasts a while
+	numCustomers = 1000 // customer ids c-1..c-1000
+	// replayShare is the share of keyed orders that resend an earlier key
+	// with its exact body, as a client retry after a lost response would.
+	replayShare = 0.25
+	// idRing and keyRing bound what the run remembers: ids of created
+	// orders (for GET /orders/<id>) and keyed orders (for replays).
+	idRing  = 1024
+	keyRing = 256
+	// maxIDLen bounds an order id taken from a response.
+	maxIDLen = 128
+)
+
+var (
+	orderTypes = [...]string{"online", "in_store", "phone"}
+	// junkMethods go to /nope/... paths; oddMethods go to real paths that
+	// do not accept them. Non-standard tokens exercise the OTHER label.
+	junkMethods = [...]string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch}
+	oddMethods  = [...]string{http.MethodDelete, http.MethodPatch, "PROPFIND", "BREW"}
+	oddPaths    = [...]string{"/orders", "/inventory", "/reports/summary"}
+)
+
+// request is one generated request, ready to send.
+type request struct {
+	kind    Kind
+	method  string
+	path    string // absolute path, appended to the base URL
+	body    []byte // nil for no body; JSON otherwise
+	idemKey string // Idempotency-Key header, empty for none
+}
+
+// orderBody is the JSON body of POST /orders (SPEC §3.1).
+type orderBody struct {
+	ProductID  string `json:"product_id"`
+	Quantity   int    `json:"quantity"`
+	Type       string `json:"type"`
+	CustomerID string `json:"customer_id"`
+}
+
+// keyedOrder is an order sent with an Idempotency-Key, kept for replays.
+type keyedOrder struct {
+	key  string
+	body []byte
+}
+
+// memory is the state generators share: bounded rings of created order ids
+// and of keyed orders. It is safe for concurrent use.
+type memory struct {
+	nonce string        // per-run prefix so keys never collide across runs
+	seq   atomic.Uint64 // key sequence
+
+	mu    sync.Mutex
+	ids   [idRing]string
+	nIDs  int // ids held, ≤ idRing
+	idPos int // next slot to overwrite
+	keyed [keyRing]keyedOrder
+	nKeys int
+	kPos  int
+}
+
+// newMemory returns an empty memory with a random key prefix.
+func newMemory() *memory {
+	var b [6]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go ≥ 1.24)
+	return &memory{nonce: hex.EncodeToString(b[:])}
+}
+
+// addID remembers the id of a created order, evicting the oldest.
+func (m *memory) addID(id string) {
+	m.mu.Lock()
+	m.ids[m.idPos] = id
+	m.idPos = (m.idPos + 1) % idRing
+	m.nIDs = min(m.nIDs+1, idRing)
+	m.mu.Unlock()
+}
+
+// randomID returns a remembered order id chosen by the random number r,
+// if any.
+func (m *memory) randomID(r uint64) (string, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.nIDs == 0 {
+		return "", false
+	}
+	return m.ids[r%uint64(m.nIDs)], true
+}
+
+// newKey returns a fresh Idempotency-Key.
+func (m *memory) newKey() string {
+	return "loadgen-" + m.nonce + "-" + strconv.FormatUint(m.seq.Add(1), 10)
+}
+
+// addKeyed remembers a keyed order for later replay, evicting the oldest.
+func (m *memory) addKeyed(o keyedOrder) {
+	m.mu.Lock()
+	m.keyed[m.kPos] = o
+	m.kPos = (m.kPos + 1) % keyRing
+	m.nKeys = min(m.nKeys+1, keyRing)
+	m.mu.Unlock()
+}
+
+// randomKeyed returns a remembered keyed order chosen by the random
+// number r, if any.
+func (m *memory) randomKeyed(r uint64) (keyedOrder, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.nKeys == 0 {
+		return keyedOrder{}, false
+	}
+	return m.keyed[r%uint64(m.nKeys)], true
+}
+
+// generator draws requests. Each goroutine that generates owns one. It
+// draws the same random numbers whatever the shared memory holds, so the
+// kinds, methods, paths and fresh bodies it produces are reproducible from
+// its seed; which order id a read or a replay picks is not, as that
+// depends on what the server answered and when.
+type generator struct {
+	rng       *mrand.Rand
+	mix       Mix
+	idemShare float64
+	mem       *memory
+}
+
+// newGenerator returns a generator for stream number stream of a run.
+func newGenerator(seed, stream uint64, mix Mix, idemShare float64, mem *memory) *generator {
+	return &generator{
+		rng:       mrand.New(mrand.NewPCG(seed, stream)),
+		mix:       mix,
+		idemShare: idemShare,
+		mem:       mem,
+	}
+}
+
+// next returns the next request.
+func (g *generator) next() request {
+	switch g.mix.pick(g.rng) {
+	case KindOrder:
+		return g.order()
+	case KindRead:
+		return g.read()
+	default:
+		return g.junk()
+	}
+}
+
+// order returns a POST /orders, keyed on a share of them.
+func (g *generator) order() request {
+	keyed := g.rng.Float64() < g.idemShare
+	replay, pick := g.rng.Float64() < replayShare, g.rng.Uint64()
+	if keyed && replay {
+		if o, ok := g.mem.randomKeyed(pick); ok {
+			return request{kind: KindOrder, method: http.MethodPost, path: "/orders", body: o.body, idemKey: o.key}
+		}
+	}
+	body, err := json.Marshal(orderBody{
+		ProductID:  "sku-" + strconv.Itoa(1+g.rng.IntN(numProducts)),
+		Quantity:   1 + g.rng.IntN(maxQuantity),
+		Type:       orderTypes[g.rng.IntN(len(orderTypes))],
+		CustomerID: "c-" + strconv.Itoa(1+g.rng.IntN(numCustomers)),
+	})
+	if err != nil {
+		panic(fmt.Sprintf("loadgen: marshal order body: %v", err)) // strings and ints always marshal
+	}
+	r := request{kind: KindOrder, method: http.MethodPost, path: "/orders", body: body}
+	if keyed {
+		r.idemKey = g.mem.newKey()
+		g.mem.addKeyed(keyedOrder{key: r.idemKey, body: body})
+	}
+	return r
+}
+
+// read returns one of the three reads, in equal shares; GET /orders/<id>
+// falls back to GET /inventory until an order has been created.
+func (g *generator) read() request {
+	r := request{kind: KindRead, method: http.MethodGet}
+	which, pick := g.rng.IntN(3), g.rng.Uint64()
+	switch which {
+	case 0:
+		r.path = "/inventory"
+	case 1:
+		r.path = "/reports/summary"
+	default:
+		r.path = "/inventory"
+		if id, ok := g.mem.randomID(pick); ok {
+			r.path = "/orders/" + url.PathEscape(id)
+		}
+	}
+	return r
+}
+
+// junk returns a request to a random unknown path, or a real path with a
+// method it does not accept.
+func (g *generator) junk() request {
+	if g.rng.IntN(2) == 0 {
+		path := "/nope/" + strconv.FormatUint(g.rng.Uint64()&0xffffffff, 16)
+		if g.rng.IntN(2) == 0 {
+			path += "/" + strconv.Itoa(g.rng.IntN(1000))
+		}
+		return request{kind: KindJunk, method: junkMethods[g.rng.IntN(len(junkMethods))], path: path}
+	}
+	method := oddMethods[g.rng.IntN(len(oddMethods))]
+	return request{kind: KindJunk, method: method, path: oddPaths[g.rng.IntN(len(oddPaths))]}
+}
+
+// extractOrderID returns the id of a created order from the Location header
+// ("/orders/<id>", relative or absolute) or else from the "id" field of the
+// JSON body (a string or a number). It returns "" when neither holds a
+// plausible id: non-empty, at most maxIDLen bytes, no slash.
+func extractOrderID(location string, body []byte) string {
+	if location != "" {
+		if u, err := url.Parse(location); err == nil {
+			if i := strings.LastIndex(u.Path, "/orders/"); i >= 0 {
+				if id := u.Path[i+len("/orders/"):]; validID(id) {
+					return id
+				}
+			}
+		}
+	}
+	var v struct {
+		ID json.RawMessage `json:"id"`
+	}
+	if len(body) == 0 || json.Unmarshal(body, &v) != nil || len(v.ID) == 0 {
+		return ""
+	}
+	var id string
+	switch {
+	case v.ID[0] == '"':
+		if json.Unmarshal(v.ID, &id) != nil {
+			return ""
+		}
+	case v.ID[0] == '-' || (v.ID[0] >= '0' && v.ID[0] <= '9'):
+		id = string(v.ID)
+	}
+	if !validID(id) {
+		return ""
+	}
+	return id
+}
+
+// validID reports whether id can be used as one path segment.
+func validID(id string) bool {
+	return id != "" && len(id) <= maxIDLen && !strings.ContainsAny(id, "/?#")
+}

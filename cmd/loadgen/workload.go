@@ -1,0 +1,345 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Bounds and defaults of a run.
+const (
+	maxConcurrency     = 10_000 // outstanding requests, hence goroutines
+	maxRate            = 1e6    // requests/s
+	flatOutConcurrency = 16     // workers when -rate 0 and no -concurrency
+	maxBodyRead        = 1 << 20
+	maxOrderBodyRead   = 64 << 10
+	userAgent          = "ordersvc-loadgen"
+)
+
+// Options configure a run. For the limits, zero means "none".
+type Options struct {
+	// BaseURL is the target, e.g. http://127.0.0.1:8080; a path is used
+	// as a prefix. Run does not check that it is loopback; the CLI does.
+	BaseURL *url.URL
+	// Rate is the target requests/s, open-loop; 0 sends flat out.
+	Rate float64
+	// Concurrency bounds the requests in flight: the workers when flat
+	// out, the outstanding requests at a rate. 0 picks 16 flat out, or
+	// Rate×Timeout (enough that nothing is dropped before timing out).
+	Concurrency int
+	Duration    time.Duration // stop after this long
+	Requests    int64         // stop after sending this many
+	Timeout     time.Duration // per request, body included; required
+	Mix         Mix
+	// IdempotencyShare is the share (0..1) of orders with an
+	// Idempotency-Key.
+	IdempotencyShare float64
+	// Seed seeds the request generators.
+	Seed uint64
+	// OnProgress, if set, is called every ProgressInterval (default 1s)
+	// from one goroutine, never after Run returns.
+	OnProgress       func(Progress)
+	ProgressInterval time.Duration
+}
+
+// concurrency resolves Options.Concurrency.
+func (o *Options) concurrency() int {
+	if o.Concurrency > 0 {
+		return o.Concurrency
+	}
+	if o.Rate == 0 {
+		return flatOutConcurrency
+	}
+	return int(min(max(math.Ceil(o.Rate*o.Timeout.Seconds()), 1), maxConcurrency))
+}
+
+// validate reports the first invalid option.
+func (o *Options) validate() error {
+	switch {
+	case o.BaseURL == nil || o.BaseURL.Host == "":
+		return errors.New("no target URL")
+	case o.BaseURL.Scheme != "http" && o.BaseURL.Scheme != "https":
+		return fmt.Errorf("target URL scheme %q, want http or https", o.BaseURL.Scheme)
+	case math.IsNaN(o.Rate) || o.Rate < 0 || o.Rate > maxRate:
+		return fmt.Errorf("rate %g outside 0..%g", o.Rate, float64(maxRate))
+	case o.Concurrency < 0 || o.Concurrency > maxConcurrency:
+		return fmt.Errorf("concurrency %d outside 1..%d (0 = auto)", o.Concurrency, maxConcurrency)
+	case o.Duration < 0:
+		return fmt.Errorf("negative duration %v", o.Duration)
+	case o.Requests < 0:
+		return fmt.Errorf("negative request count %d", o.Requests)
+	case o.Timeout <= 0:
+		return fmt.Errorf("timeout %v, want > 0", o.Timeout)
+	case o.Mix.total() <= 0:
+		return errors.New("mix has no positive weight")
+	case !(o.IdempotencyShare >= 0 && o.IdempotencyShare <= 1):
+		return fmt.Errorf("idempotency share %g outside 0..1", o.IdempotencyShare)
+	case o.ProgressInterval < 0:
+		return fmt.Errorf("negative progress interval %v", o.ProgressInterval)
+	}
+	for _, w := range o.Mix {
+		if w < 0 || w > maxWeight {
+			return fmt.Errorf("mix weight %d outside 0..%d", w, maxWeight)
+		}
+	}
+	return nil
+}
+
+// budget hands out at most limit request slots (unlimited when limit ≤ 0).
+type budget struct {
+	limit int64
+	taken atomic.Int64
+}
+
+// take claims a slot and reports whether one was left.
+func (b *budget) take() bool { return b.limit <= 0 || b.taken.Add(1) <= b.limit }
+
+// exhausted reports whether every slot has been claimed.
+func (b *budget) exhausted() bool { return b.limit > 0 && b.taken.Load() >= b.limit }
+
+// runner is the state of one run.
+type runner struct {
+	opts     Options
+	conc     int
+	base     string // BaseURL without a trailing slash
+	client   *http.Client
+	stats    *stats
+	mem      *memory
+	budget   budget
+	inFlight atomic.Int64
+	wg       sync.WaitGroup // request goroutines and workers
+}
+
+// Run drives the workload until a limit is reached or ctx ends, waits for
+// the requests in flight (each bounded by Options.Timeout), and returns the
+// report. Every goroutine it starts has ended when it returns, and its idle
+// connections are closed.
+func Run(ctx context.Context, opts Options) (*Report, error) {
+	if err := opts.validate(); err != nil {
+		return nil, fmt.Errorf("invalid options: %w", err)
+	}
+	r := &runner{
+		opts:   opts,
+		conc:   opts.concurrency(),
+		base:   strings.TrimSuffix(opts.BaseURL.String(), "/"),
+		mem:    newMemory(),
+		budget: budget{limit: opts.Requests},
+	}
+	r.client = newClient(r.conc, opts.Timeout)
+	defer r.client.CloseIdleConnections()
+
+	start := time.Now()
+	runCtx, cancel := context.WithCancel(ctx)
+	if opts.Duration > 0 {
+		runCtx, cancel = context.WithDeadline(ctx, start.Add(opts.Duration))
+	}
+	defer cancel()
+	// Requests in flight when the run stops are finished, not aborted:
+	// aborting them would count the stop itself as errors.
+	reqCtx := context.WithoutCancel(ctx)
+
+	r.stats = newStats(start)
+	stopProgress := r.startProgress(start)
+	if opts.Rate > 0 {
+		r.schedule(runCtx, reqCtx, start)
+	} else {
+		r.flatOut(runCtx, reqCtx)
+	}
+	r.wg.Wait()
+	elapsed := time.Since(start)
+	stopProgress()
+
+	rep := r.stats.report(elapsed)
+	rep.Target = r.base
+	rep.Mode = "flat-out"
+	if opts.Rate > 0 {
+		rep.Mode, rep.TargetRate = "rate", opts.Rate
+	}
+	rep.Concurrency = r.conc
+	rep.Mix = opts.Mix.String()
+	rep.Seed = opts.Seed
+	switch {
+	case ctx.Err() != nil:
+		rep.StopReason = StopInterrupted
+	case r.budget.exhausted():
+		rep.StopReason = StopRequests
+	default:
+		rep.StopReason = StopDuration
+	}
+	return rep, nil
+}
+
+// newClient returns a client with one kept-alive connection per possible
+// in-flight request (the default of 2 idle connections per host would
+// churn through ephemeral ports), no proxy and no redirects.
+func newClient(conc int, timeout time.Duration) *http.Client {
+	tr := &http.Transport{
+		Proxy:               nil, // measure the target, not a proxy from the environment
+		DialContext:         (&net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:        conc,
+		MaxIdleConnsPerHost: conc,
+		IdleConnTimeout:     90 * time.Second,
+		TLSHandshakeTimeout: timeout,
+		ForceAttemptHTTP2:   true,
+	}
+	return &http.Client{
+		Transport:     tr,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// schedule runs the open-loop schedule: request i is due at start + i/Rate.
+// A due request is sent on its own goroutine if fewer than conc are in
+// flight and dropped otherwise, so the schedule never waits on the server.
+// When the loop falls behind (a stalled scheduler), it sends the overdue
+// requests at once to keep the average rate.
+func (r *runner) schedule(runCtx, reqCtx context.Context, start time.Time) {
+	gen := newGenerator(r.opts.Seed, 0, r.opts.Mix, r.opts.IdempotencyShare, r.mem)
+	slots := make(chan struct{}, r.conc)
+	interval := float64(time.Second) / r.opts.Rate
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for i := 0; ; i++ {
+		due := start.Add(time.Duration(float64(i) * interval))
+		if r.opts.Duration > 0 && due.Sub(start) >= r.opts.Duration {
+			return // exactly the requests due before the end, however timers race
+		}
+		if wait := time.Until(due); wait > 0 {
+			timer.Reset(wait)
+			select {
+			case <-runCtx.Done():
+				return
+			case <-timer.C:
+			}
+		} else if runCtx.Err() != nil {
+			return
+		}
+		select {
+		case slots <- struct{}{}:
+		default:
+			r.stats.drop()
+			continue
+		}
+		if !r.budget.take() {
+			return
+		}
+		req := gen.next()
+		r.wg.Go(func() {
+			defer func() { <-slots }()
+			r.do(reqCtx, req)
+		})
+	}
+}
+
+// flatOut starts conc workers that send back to back until the run ends.
+func (r *runner) flatOut(runCtx, reqCtx context.Context) {
+	for w := range r.conc {
+		gen := newGenerator(r.opts.Seed, uint64(w)+1, r.opts.Mix, r.opts.IdempotencyShare, r.mem)
+		r.wg.Go(func() {
+			for runCtx.Err() == nil && r.budget.take() {
+				r.do(reqCtx, gen.next())
+			}
+		})
+	}
+}
+
+// startProgress calls OnProgress every interval until the returned
+// function is called; that function waits for the goroutine to end.
+func (r *runner) startProgress(start time.Time) (stop func()) {
+	if r.opts.OnProgress == nil {
+		return func() {}
+	}
+	every := r.opts.ProgressInterval
+	if every <= 0 {
+		every = time.Second
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case now := <-t.C:
+				r.opts.OnProgress(r.stats.snapshot(start, now, r.inFlight.Load()))
+			}
+		}
+	})
+	return func() {
+		close(done)
+		wg.Wait()
+	}
+}
+
+// do sends one request, reads the response and records the outcome. The
+// latency runs from sending to reading the whole body (up to maxBodyRead).
+func (r *runner) do(ctx context.Context, req request) {
+	r.inFlight.Add(1)
+	defer r.inFlight.Add(-1)
+	ctx, cancel := context.WithTimeout(ctx, r.opts.Timeout)
+	defer cancel()
+
+	var body io.Reader
+	if req.body != nil {
+		body = bytes.NewReader(req.body)
+	}
+	hreq, err := http.NewRequestWithContext(ctx, req.method, r.base+req.path, body)
+	if err != nil { // generated methods and paths are valid; count it anyway
+		r.stats.record(req.kind, 0, errOther, 0)
+		return
+	}
+	hreq.Header.Set("User-Agent", userAgent)
+	hreq.Header.Set("Accept", "application/json")
+	if req.body != nil {
+		hreq.Header.Set("Content-Type", "application/json")
+	}
+	if req.idemKey != "" {
+		hreq.Header.Set("Idempotency-Key", req.idemKey)
+	}
+
+	start := time.Now()
+	resp, err := r.client.Do(hreq)
+	if err != nil {
+		r.stats.record(req.kind, 0, classifyError(err), 0)
+		return
+	}
+	id, err := readResponse(resp, req.kind == KindOrder)
+	latency := time.Since(start)
+	if err != nil {
+		r.stats.record(req.kind, 0, classifyError(err), 0)
+		return
+	}
+	r.stats.record(req.kind, resp.StatusCode, "", latency)
+	if id != "" {
+		r.mem.addID(id)
+	}
+}
+
+// readResponse reads and closes the body, so that the connection can be
+// reused, and returns the order id of a 2xx answer to an order.
+func readResponse(resp *http.Response, order bool) (id string, err error) {
+	defer resp.Body.Close()
+	if order && resp.StatusCode/100 == 2 {
+		data, err := io.ReadAll(io.LimitReader(resp.Body, maxOrderBodyRead))
+		if err != nil {
+			return "", fmt.Errorf("read order response: %w", err)
+		}
+		id = extractOrderID(resp.Header.Get("Location"), data)
+	}
+	if _, err := io.Copy(io.Discard, io.LimitReader(resp.Body, maxBodyRead)); err != nil {
+		return "", fmt.Errorf("read response: %w", err)
+	}
+	return id, nil
+}

@@ -1,0 +1,695 @@
+// Package grafana_test checks the provisioned Grafana configuration of the
+// compose stack statically: dashboards load, their panels are laid out and
+// documented, every PromQL query parses after Grafana's variables are
+// substituted, uses Grafana's range variables instead of literal windows,
+// aggregates the way SPEC §5/§8 require, names only metrics that really
+// exist, and references only provisioned datasources.
+package grafana_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/prometheus/promql/parser"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/ordersvc/ordersvc/internal/dashboards"
+	"github.com/ordersvc/ordersvc/internal/gotool"
+	"github.com/ordersvc/ordersvc/internal/promrefs"
+)
+
+const (
+	dashboardDir   = "dashboards"
+	datasourceDir  = "provisioning/datasources"
+	providerDir    = "provisioning/dashboards"
+	serviceUID     = "ordersvc"
+	minSchema      = 39 // Grafana 11+
+	gridColumns    = 24
+	serviceJob     = "ordersvc"
+	containerDashs = "/var/lib/grafana/dashboards"
+)
+
+// specMetrics are the metric families of SPEC §4.
+var specMetrics = []string{
+	"http_requests_total", "http_request_duration_seconds", "http_requests_in_flight",
+	"orders_created_total", "order_revenue_total", "orders_rejected_total",
+	"inventory_level", "db_query_duration_seconds", "panics_recovered_total",
+	"alerts_received_total", "app_build_info",
+}
+
+// selfMetrics are series Prometheus itself creates for every target or rule.
+var selfMetrics = []string{
+	"up", "ALERTS", "ALERTS_FOR_STATE", "scrape_duration_seconds",
+	"scrape_samples_scraped", "scrape_samples_post_metric_relabeling", "scrape_series_added",
+}
+
+// selfPrefixes are the families of the Go and process collectors (SPEC §4)
+// and the self-metrics of Prometheus and Alertmanager.
+var selfPrefixes = []string{"go_", "process_", "prometheus_", "alertmanager_"}
+
+func loadDashboards(t *testing.T) []dashboards.Dashboard {
+	t.Helper()
+	ds, err := dashboards.Load(dashboardDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ds
+}
+
+func TestDashboardFiles(t *testing.T) {
+	ds := loadDashboards(t)
+	uids, titles := map[string]string{}, map[string]string{}
+	var service *dashboards.Dashboard
+	for i, d := range ds {
+		if d.UID == "" || len(d.UID) > 40 {
+			t.Errorf("%s: uid %q: want a fixed uid of 1..40 characters", d.File, d.UID)
+		}
+		if prev, dup := uids[d.UID]; dup {
+			t.Errorf("%s: uid %q already used by %s", d.File, d.UID, prev)
+		}
+		uids[d.UID] = d.File
+		if prev, dup := titles[d.Title]; dup || d.Title == "" {
+			t.Errorf("%s: title %q empty or already used by %s", d.File, d.Title, prev)
+		}
+		titles[d.Title] = d.File
+		if d.SchemaVersion < minSchema {
+			t.Errorf("%s: schemaVersion %d, want ≥ %d", d.File, d.SchemaVersion, minSchema)
+		}
+		if id, ok := d.Raw["id"]; ok && id != nil {
+			t.Errorf("%s: id %v: provisioned dashboards must not carry a database id", d.File, id)
+		}
+		if d.UID == serviceUID {
+			service = &ds[i]
+		}
+	}
+	if service == nil {
+		t.Fatalf("no dashboard with uid %q in %s", serviceUID, dashboardDir)
+	}
+	if filepath.Base(service.File) != serviceUID+".json" {
+		t.Errorf("service dashboard is %s, want %s.json", service.File, serviceUID)
+	}
+}
+
+func TestPanelLayout(t *testing.T) {
+	for _, d := range loadDashboards(t) {
+		ids := map[int]string{}
+		var placed []dashboards.Panel
+		for _, p := range d.Panels {
+			if p.ID <= 0 {
+				t.Errorf("%s: panel %q has id %d, want > 0", d.UID, p.Title, p.ID)
+			}
+			if prev, dup := ids[p.ID]; dup {
+				t.Errorf("%s: panel id %d used by %q and %q", d.UID, p.ID, prev, p.Title)
+			}
+			ids[p.ID] = p.Title
+			g := p.GridPos
+			if g.W <= 0 || g.H <= 0 || g.X < 0 || g.Y < 0 || g.X+g.W > gridColumns {
+				t.Errorf("%s: panel %d %q: gridPos %+v is off the %d-column grid", d.UID, p.ID, p.Title, g, gridColumns)
+			}
+			for _, q := range placed {
+				if overlap(g, q.GridPos) {
+					t.Errorf("%s: panels %d %q and %d %q overlap", d.UID, p.ID, p.Title, q.ID, q.Title)
+				}
+			}
+			placed = append(placed, p)
+		}
+	}
+}
+
+func overlap(a, b dashboards.GridPos) bool {
+	return a.X < b.X+b.W && b.X < a.X+a.W && a.Y < b.Y+b.H && b.Y < a.Y+a.H
+}
+
+// TestPanelsDocumented requires every data panel to say what it shows, in
+// which unit, and where "bad" starts.
+func TestPanelsDocumented(t *testing.T) {
+	for _, d := range loadDashboards(t) {
+		for _, p := range d.Panels {
+			if p.Type == "row" {
+				continue
+			}
+			if strings.TrimSpace(p.Title) == "" || strings.TrimSpace(p.Description) == "" {
+				t.Errorf("%s: panel %d (%s): needs a title and a description", d.UID, p.ID, p.Type)
+			}
+			if len(p.Targets) == 0 {
+				continue // alert list, text: no field config
+			}
+			if p.Unit() == "" {
+				t.Errorf("%s: panel %d %q: no unit", d.UID, p.ID, p.Title)
+			}
+			steps := p.Thresholds()
+			if len(steps) == 0 || steps[0].Value != nil {
+				t.Errorf("%s: panel %d %q: thresholds %v: want steps starting with a base step", d.UID, p.ID, p.Title, steps)
+			}
+			for i := 1; i < len(steps); i++ {
+				if steps[i].Value == nil || (steps[i-1].Value != nil && *steps[i].Value <= *steps[i-1].Value) {
+					t.Errorf("%s: panel %d %q: threshold steps must increase", d.UID, p.ID, p.Title)
+				}
+			}
+		}
+	}
+}
+
+// envs are the rendering contexts every query must survive: the default
+// dashboard, a short zoom on a fast-scraping test Prometheus, and a week.
+var envs = map[string]dashboards.Env{
+	"default": dashboards.DefaultEnv(),
+	"e2e":     {Range: 5 * time.Minute, Interval: time.Second, ScrapeInterval: time.Second},
+	"week":    {Range: 7 * 24 * time.Hour, Interval: 10 * time.Minute, ScrapeInterval: 15 * time.Second},
+}
+
+func TestQueriesParse(t *testing.T) {
+	for _, d := range loadDashboards(t) {
+		if len(d.Queries()) == 0 {
+			t.Errorf("%s: no queries", d.UID)
+		}
+		for name, env := range envs {
+			for _, q := range d.Queries() {
+				expr, err := d.Render(q, env, nil)
+				if err != nil {
+					t.Errorf("%s: %v", name, err)
+					continue
+				}
+				if _, err := parser.ParseExpr(expr); err != nil {
+					t.Errorf("%s: %s: %q does not parse: %v", name, q, expr, err)
+				}
+			}
+		}
+	}
+}
+
+func TestVariables(t *testing.T) {
+	for _, d := range loadDashboards(t) {
+		vars := d.Vars()
+		for _, v := range d.Variables {
+			if v.Type != "query" {
+				continue
+			}
+			if v.Datasource == nil || v.Datasource.UID != "prometheus" {
+				t.Errorf("%s: variable %q: datasource %v, want uid prometheus", d.UID, v.Name, v.Datasource)
+			}
+			expr, ok := v.PromQL()
+			if !ok {
+				t.Errorf("%s: variable %q: query %q names no series selector", d.UID, v.Name, v.Query)
+				continue
+			}
+			expr, err := dashboards.Substitute(expr, vars)
+			if err != nil {
+				t.Errorf("%s: variable %q: %v", d.UID, v.Name, err)
+				continue
+			}
+			if err := checkMetrics(expr, recordedNames(t)); err != nil {
+				t.Errorf("%s: variable %q: %v", d.UID, v.Name, err)
+			}
+		}
+		if d.UID != serviceUID {
+			continue
+		}
+		for name, want := range map[string]string{"job": serviceJob, "instance": ".+"} {
+			if got, ok := vars[name]; !ok || got != want {
+				t.Errorf("%s: variable %q defaults to %q (defined %v), want %q", d.UID, name, got, ok, want)
+			}
+		}
+	}
+}
+
+// sentinels stand for Grafana's range variables while the query is linted,
+// so that windows written as variables can be told from literal ones.
+var sentinels = map[string]time.Duration{
+	"__rate_interval": 1111 * time.Second,
+	"__range":         2222 * time.Second,
+	"__interval":      3333 * time.Second,
+}
+
+// lint checks one query as written in a dashboard and returns its problems:
+//
+//   - every range (matrix selector, subquery) is a Grafana variable, never a
+//     literal like [5m] that breaks when the scrape interval or zoom changes;
+//   - rate/irate use $__rate_interval;
+//   - counters and histogram series are only read through rate/irate/increase;
+//   - every rate/irate/increase is aggregated by an enclosing sum;
+//   - histogram_quantile reads a sum that keeps le;
+//   - inventory_level, which every replica exports identically, is never
+//     summed across replicas.
+func lint(expr string) []string {
+	vars := map[string]string{}
+	byDur := map[time.Duration]string{}
+	for name, d := range sentinels {
+		vars[name] = fmt.Sprintf("%ds", int(d/time.Second))
+		byDur[d] = "$" + name
+	}
+	for _, v := range []string{"job", "instance"} {
+		vars[v] = ".+"
+	}
+	rendered, err := dashboards.Substitute(expr, vars)
+	if err != nil {
+		return []string{err.Error()}
+	}
+	node, err := parser.ParseExpr(rendered)
+	if err != nil {
+		return []string{err.Error()}
+	}
+	var problems []string
+	report := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	parser.Inspect(node, func(n parser.Node, path []parser.Node) error {
+		switch n := n.(type) {
+		case *parser.MatrixSelector:
+			if _, ok := byDur[n.Range]; !ok {
+				report("literal range [%s] in %s: use $__rate_interval, $__interval or $__range", n.Range, n)
+			}
+		case *parser.SubqueryExpr:
+			if _, ok := byDur[n.Range]; !ok {
+				report("literal subquery range in %s", n)
+			}
+		case *parser.Call:
+			switch n.Func.Name {
+			case "rate", "irate":
+				if ms, ok := n.Args[0].(*parser.MatrixSelector); ok && byDur[ms.Range] != "$__rate_interval" {
+					report("%s: rate and irate take $__rate_interval", n)
+				}
+				fallthrough
+			case "increase":
+				if !hasSumAncestor(path) {
+					report("%s is not aggregated with sum by (…)", n)
+				}
+			case "histogram_quantile":
+				agg, ok := unparen(n.Args[1]).(*parser.AggregateExpr)
+				if !ok || agg.Op != parser.SUM || agg.Without || !slices.Contains(agg.Grouping, "le") {
+					report("histogram_quantile over %s: want sum by (…, le) (rate(…))", n.Args[1])
+				}
+			}
+		case *parser.VectorSelector:
+			name := n.Name
+			counter := strings.HasSuffix(name, "_total") || strings.HasSuffix(name, "_bucket") ||
+				strings.HasSuffix(name, "_sum") || strings.HasSuffix(name, "_count")
+			if counter && !insideCall(path, "rate", "irate", "increase") {
+				report("counter %s read raw: wrap it in rate() or increase()", name)
+			}
+			if name == "inventory_level" {
+				for _, a := range path {
+					if agg, ok := a.(*parser.AggregateExpr); ok && agg.Op == parser.SUM {
+						report("inventory_level summed across replicas: use max by (product_id)")
+					}
+				}
+			}
+		}
+		return nil
+	})
+	return problems
+}
+
+func unparen(e parser.Expr) parser.Expr {
+	for {
+		p, ok := e.(*parser.ParenExpr)
+		if !ok {
+			return e
+		}
+		e = p.Expr
+	}
+}
+
+func hasSumAncestor(path []parser.Node) bool {
+	for _, a := range path {
+		if agg, ok := a.(*parser.AggregateExpr); ok && agg.Op == parser.SUM {
+			return true
+		}
+	}
+	return false
+}
+
+func insideCall(path []parser.Node, names ...string) bool {
+	for _, a := range path {
+		if c, ok := a.(*parser.Call); ok && slices.Contains(names, c.Func.Name) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestLint proves lint catches each kind of mistake it claims to.
+func TestLint(t *testing.T) {
+	tests := []struct {
+		name, expr string
+		want       string // substring of a problem; "" means clean
+	}{
+		{"rate ok", `sum by (job) (rate(http_requests_total{job=~"$job"}[$__rate_interval]))`, ""},
+		{"increase over range ok", `sum by (endpoint) (increase(http_requests_total[$__range]))`, ""},
+		{"increase over interval ok", `sum by (endpoint) (increase(http_requests_total[$__interval]))`, ""},
+		{"quantile ok", `histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket[$__rate_interval])))`, ""},
+		{"gauge max ok", `max by (product_id) (inventory_level{instance=~"$instance"})`, ""},
+		{"literal window", `sum(rate(http_requests_total[5m]))`, "literal range"},
+		{"literal increase", `sum(increase(http_requests_total[1h]))`, "literal range"},
+		{"rate over range", `sum(rate(http_requests_total[$__range]))`, "take $__rate_interval"},
+		{"literal subquery", `max_over_time(sum(rate(http_requests_total[$__rate_interval]))[1h:1m])`, "literal subquery"},
+		{"unaggregated rate", `rate(http_requests_total[$__rate_interval])`, "not aggregated"},
+		{"max of rate", `max by (job) (rate(http_requests_total[$__rate_interval]))`, "not aggregated"},
+		{"quantile without le", `histogram_quantile(0.9, sum by (job) (rate(http_request_duration_seconds_bucket[$__rate_interval])))`, "want sum by"},
+		{"quantile unaggregated", `histogram_quantile(0.9, rate(http_request_duration_seconds_bucket[$__rate_interval]))`, "want sum by"},
+		{"raw counter", `sum by (job) (http_requests_total)`, "read raw"},
+		{"summed gauge", `sum by (product_id) (inventory_level)`, "summed across replicas"},
+		{"unknown variable", `sum(rate(x_total[$__rate_intreval]))`, "undefined variables"},
+		{"syntax error", `sum(rate(x_total[$__rate_interval])`, "unclosed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			problems := lint(tt.expr)
+			if tt.want == "" {
+				if len(problems) > 0 {
+					t.Fatalf("lint(%q) = %q, want no problems", tt.expr, problems)
+				}
+				return
+			}
+			if !slices.ContainsFunc(problems, func(p string) bool { return strings.Contains(p, tt.want) }) {
+				t.Fatalf("lint(%q) = %q, want a problem containing %q", tt.expr, problems, tt.want)
+			}
+		})
+	}
+}
+
+func TestQueriesLint(t *testing.T) {
+	for _, d := range loadDashboards(t) {
+		for _, q := range d.Queries() {
+			for _, p := range lint(q.Expr) {
+				t.Errorf("%s: %s", q, p)
+			}
+		}
+	}
+}
+
+// recordedNames returns the names of the recording rules in rules/*.yml
+// (none while that directory holds no rule files).
+func recordedNames(t *testing.T) map[string]bool {
+	t.Helper()
+	root, err := gotool.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files []string
+	for _, pattern := range []string{"*.yml", "*.yaml"} {
+		m, _ := filepath.Glob(filepath.Join(root, "rules", pattern))
+		files = append(files, m...)
+	}
+	names := map[string]bool{}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc struct {
+			Groups []struct {
+				Rules []struct {
+					Record string `yaml:"record"`
+				} `yaml:"rules"`
+			} `yaml:"groups"`
+		}
+		if err := yaml.Unmarshal(b, &doc); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		for _, g := range doc.Groups {
+			for _, r := range g.Rules {
+				if r.Record != "" {
+					names[r.Record] = true
+				}
+			}
+		}
+	}
+	return names
+}
+
+// checkMetrics fails when expr names a metric that neither the service
+// (SPEC §4) nor Prometheus/Alertmanager exports, nor a recording rule
+// defines.
+func checkMetrics(expr string, recorded map[string]bool) error {
+	names, err := promrefs.MetricNames(expr)
+	if err != nil {
+		return err
+	}
+	var unknown []string
+	for _, n := range names {
+		ok := slices.Contains(specMetrics, n) || slices.Contains(specMetrics, promrefs.BaseName(n)) ||
+			slices.Contains(selfMetrics, n) || recorded[n] ||
+			slices.ContainsFunc(selfPrefixes, func(p string) bool { return strings.HasPrefix(n, p) })
+		if !ok {
+			unknown = append(unknown, n)
+		}
+	}
+	if len(unknown) > 0 {
+		return fmt.Errorf("%q names metrics nobody exports: %v", expr, unknown)
+	}
+	return nil
+}
+
+func TestCheckMetrics(t *testing.T) {
+	recorded := map[string]bool{"job:http_requests:rate5m": true}
+	tests := []struct {
+		expr string
+		ok   bool
+	}{
+		{`sum(rate(http_requests_total[5m]))`, true},
+		{`histogram_quantile(0.9, sum by (le) (rate(db_query_duration_seconds_bucket[5m])))`, true},
+		{`up == 0 or ALERTS{alertstate="firing"}`, true},
+		{`go_goroutines + process_resident_memory_bytes`, true},
+		{`job:http_requests:rate5m`, true},
+		{`http_requests_totals`, false},
+		{`sum(rate(http_request_duration_seconds_bucke[5m]))`, false},
+		{`job:http_errors:rate5m`, false},
+		{`orders_total`, false},
+	}
+	for _, tt := range tests {
+		if err := checkMetrics(tt.expr, recorded); (err == nil) != tt.ok {
+			t.Errorf("checkMetrics(%q) = %v, want ok=%v", tt.expr, err, tt.ok)
+		}
+	}
+}
+
+func TestQueriesNameRealMetrics(t *testing.T) {
+	recorded := recordedNames(t)
+	for _, d := range loadDashboards(t) {
+		for _, q := range d.Queries() {
+			expr, err := d.Render(q, dashboards.DefaultEnv(), nil)
+			if err != nil {
+				t.Error(err)
+				continue
+			}
+			if err := checkMetrics(expr, recorded); err != nil {
+				t.Errorf("%s: %v", q, err)
+			}
+		}
+	}
+}
+
+func loadDatasources(t *testing.T) map[string]dashboards.Datasource {
+	t.Helper()
+	list, err := dashboards.LoadDatasources(datasourceDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byUID := map[string]dashboards.Datasource{}
+	for _, ds := range list {
+		if _, dup := byUID[ds.UID]; dup {
+			t.Errorf("datasource uid %q provisioned twice", ds.UID)
+		}
+		byUID[ds.UID] = ds
+	}
+	return byUID
+}
+
+func TestDatasourceProvisioning(t *testing.T) {
+	byUID := loadDatasources(t)
+	tests := []struct {
+		uid, typ, url, name string
+		jsonData            map[string]any
+	}{
+		{"prometheus", "prometheus", "http://prometheus:9090", "Prometheus", map[string]any{"alertmanagerUid": "alertmanager"}},
+		{"alertmanager", "alertmanager", "http://alertmanager:9093", "Alertmanager", map[string]any{"implementation": "prometheus"}},
+	}
+	for _, tt := range tests {
+		ds, ok := byUID[tt.uid]
+		if !ok {
+			t.Errorf("no datasource with uid %q", tt.uid)
+			continue
+		}
+		if ds.Type != tt.typ || ds.URL != tt.url || ds.Name != tt.name || ds.Access != "proxy" {
+			t.Errorf("datasource %q = {name %q type %q url %q access %q}, want {%q %q %q proxy}",
+				tt.uid, ds.Name, ds.Type, ds.URL, ds.Access, tt.name, tt.typ, tt.url)
+		}
+		for k, want := range tt.jsonData {
+			if got := ds.JSONData[k]; got != want {
+				t.Errorf("datasource %q: jsonData.%s = %v, want %v", tt.uid, k, got, want)
+			}
+		}
+	}
+	if ti, _ := byUID["prometheus"].JSONData["timeInterval"].(string); ti == "" {
+		t.Error("prometheus datasource: jsonData.timeInterval (the scrape interval, for $__rate_interval) is not set")
+	}
+	defaults := 0
+	for _, ds := range byUID {
+		if ds.IsDefault {
+			defaults++
+			if ds.UID != "prometheus" {
+				t.Errorf("default datasource is %q, want prometheus", ds.UID)
+			}
+		}
+	}
+	if defaults != 1 {
+		t.Errorf("%d default datasources, want 1", defaults)
+	}
+}
+
+func TestDashboardProvider(t *testing.T) {
+	providers, err := dashboards.LoadProviders(providerDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(providers, func(p dashboards.Provider) bool { return p.Options.Path == containerDashs })
+	if i < 0 {
+		t.Fatalf("no dashboard provider reads %s (where docker-compose.yaml mounts grafana/dashboards): %+v", containerDashs, providers)
+	}
+	if p := providers[i]; p.Type != "file" || p.Name == "" || p.AllowUIUpdates {
+		t.Errorf("provider %+v: want a named file provider that keeps the files authoritative", p)
+	}
+}
+
+// builtinDatasources are the uids Grafana defines itself.
+var builtinDatasources = []string{"-- Grafana --", "grafana", "-- Mixed --", "-- Dashboard --"}
+
+func TestDatasourceReferences(t *testing.T) {
+	byUID := loadDatasources(t)
+	byName := map[string]dashboards.Datasource{}
+	for _, ds := range byUID {
+		byName[ds.Name] = ds
+	}
+	for _, d := range loadDashboards(t) {
+		for _, ref := range d.DatasourceRefs() {
+			if slices.Contains(builtinDatasources, ref.UID) {
+				continue
+			}
+			ds, ok := byUID[ref.UID]
+			if ref.UID == "" {
+				ds, ok = byName[ref.Name]
+			}
+			if !ok {
+				t.Errorf("%s: datasource %+v is not provisioned in %s", d.UID, ref, datasourceDir)
+				continue
+			}
+			if ref.Type != "" && ref.Type != ds.Type {
+				t.Errorf("%s: datasource %q referenced as type %q, provisioned as %q", d.UID, ref.UID, ref.Type, ds.Type)
+			}
+		}
+		for _, q := range d.Queries() {
+			if byUID[q.Datasource.UID].Type != "prometheus" {
+				t.Errorf("%s: PromQL query against datasource %+v, want a provisioned prometheus datasource", q, q.Datasource)
+			}
+		}
+		for _, p := range d.Panels {
+			if p.Type != "alertlist" {
+				continue
+			}
+			name, _ := p.Options["datasource"].(string)
+			if ds, ok := byName[name]; !ok || ds.Type != "prometheus" {
+				t.Errorf("%s: alert list panel %d reads rules from datasource %q, want the name of a provisioned prometheus datasource", d.UID, p.ID, name)
+			}
+		}
+	}
+}
+
+// TestServiceDashboardContent pins what SPEC §8 and the dashboard's users
+// expect to find on the service dashboard.
+func TestServiceDashboardContent(t *testing.T) {
+	var service dashboards.Dashboard
+	for _, d := range loadDashboards(t) {
+		if d.UID == serviceUID {
+			service = d
+		}
+	}
+	if service.UID == "" {
+		t.Fatalf("no dashboard %q", serviceUID)
+	}
+	type panelQueries struct {
+		panel dashboards.Panel
+		exprs []string
+	}
+	var all []panelQueries
+	for _, p := range service.Panels {
+		pq := panelQueries{panel: p}
+		for _, tg := range p.Targets {
+			pq.exprs = append(pq.exprs, strings.Join(strings.Fields(tg.Expr), " "))
+		}
+		all = append(all, pq)
+	}
+	tests := []struct {
+		what      string
+		panelType string // "" for any
+		pattern   string // matched against one query of the panel, whitespace collapsed
+	}{
+		{"request rate", "", `^sum by \(job\) \(rate\(http_requests_total\{[^}]*\}\[\$__rate_interval\]\)\)$`},
+		{"4xx ratio", "", `^sum by \(job\) \(rate\(http_requests_total\{[^}]*status_code=~"4\.\."\}.*\) / sum by \(job\) \(rate\(http_requests_total\{[^}]*\}`},
+		{"5xx ratio", "", `^sum by \(job\) \(rate\(http_requests_total\{[^}]*status_code=~"5\.\."\}.*\) / sum by \(job\) \(rate\(http_requests_total\{[^}]*\}`},
+		{"p50", "timeseries", `^histogram_quantile\(0\.5, sum by \(le\) \(rate\(http_request_duration_seconds_bucket`},
+		{"p90", "timeseries", `^histogram_quantile\(0\.9, sum by \(le\) \(rate\(http_request_duration_seconds_bucket`},
+		{"p99", "timeseries", `^histogram_quantile\(0\.99, sum by \(le\) \(rate\(http_request_duration_seconds_bucket`},
+		{"in-flight", "", `http_requests_in_flight`},
+		{"per-endpoint table", "table", `sum by \([^)]*endpoint[^)]*\) \(rate\(http_requests_total`},
+		{"per-endpoint p99", "table", `histogram_quantile\(0\.99, sum by \([^)]*endpoint[^)]*le\)`},
+		{"firing alerts", "alertlist", ``},
+		{"panics", "", `panics_recovered_total`},
+		{"orders/min by type", "", `^sum by \(type\) \(rate\(orders_created_total.*\* 60$`},
+		{"revenue/min", "", `^sum by \(type\) \(rate\(order_revenue_total.*\* 60$`},
+		{"inventory by product", "", `^max by \(product_id\) \(inventory_level`},
+		{"rejections by reason", "", `^sum by \(reason\) \(rate\(orders_rejected_total`},
+		{"requests/min by endpoint", "timeseries", `^sum by \(endpoint\) \(rate\(http_requests_total.*\* 60$`},
+		{"responses/min by status code", "timeseries", `^sum by \(status_code\) \(rate\(http_requests_total.*\* 60$`},
+		{"total requests over the range", "", `increase\(http_requests_total\{[^}]*\}\[\$__range\]\)`},
+		{"hourly increase by endpoint", "timeseries", `^sum by \(endpoint\) \(increase\(http_requests_total\{[^}]*\}\[\$__interval\]\)\)$`},
+		{"average processing time", "", `^sum by \(endpoint\) \(rate\(http_request_duration_seconds_sum.*\) / sum by \(endpoint\) \(rate\(http_request_duration_seconds_count`},
+		{"db p99 by operation/table", "", `^histogram_quantile\(0\.99, sum by \(operation, table, le\) \(rate\(db_query_duration_seconds_bucket`},
+	}
+	for _, tt := range tests {
+		re := regexp.MustCompile(tt.pattern)
+		found := slices.ContainsFunc(all, func(pq panelQueries) bool {
+			if tt.panelType != "" && pq.panel.Type != tt.panelType {
+				return false
+			}
+			if tt.pattern == "" {
+				return true
+			}
+			return slices.ContainsFunc(pq.exprs, re.MatchString)
+		})
+		if !found {
+			t.Errorf("%s: no panel (type %q) with a query matching %s", tt.what, tt.panelType, tt.pattern)
+		}
+	}
+	// The ratios are separate series: no single query mixes 4xx and 5xx.
+	for _, pq := range all {
+		for _, e := range pq.exprs {
+			if strings.Contains(e, `"4..`) && strings.Contains(e, `"5..`) || strings.Contains(e, `"[45]..`) {
+				t.Errorf("panel %q: query %q mixes 4xx and 5xx", pq.panel.Title, e)
+			}
+		}
+	}
+	// The hourly panel is hourly only if its minimum interval is an hour.
+	for _, p := range service.Panels {
+		for _, tg := range p.Targets {
+			if strings.Contains(tg.Expr, "[$__interval]") && strings.TrimPrefix(p.Interval, ">") != "1h" {
+				t.Errorf("panel %q uses $__interval with minimum interval %q, want 1h", p.Title, p.Interval)
+			}
+		}
+	}
+	// Every panel query of the service dashboard selects the chosen job and
+	// instance, except Prometheus' own ALERTS (alerts such as Watchdog carry
+	// no job label).
+	for _, q := range service.Queries() {
+		if strings.Contains(q.Expr, "ALERTS") {
+			continue
+		}
+		if !strings.Contains(q.Expr, `job=~"$job"`) || !strings.Contains(q.Expr, `instance=~"$instance"`) {
+			t.Errorf("%s: %q does not filter on $job and $instance", q, q.Expr)
+		}
+	}
+}
