@@ -178,3 +178,21 @@ func decode[T any](t *testing.T, w *httptest.ResponseRecorder) T {
 }
 
 var _ = http.StatusOK
+
+func newEnvWithAdmin(t *testing.T, token string) *env {
+	t.Helper()
+	e := newEnv(t)
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	reg := prometheus.NewRegistry()
+	m, err := metrics.New(reg, reg, metrics.BuildInfo{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tracker, _ := errortracking.New(errortracking.Options{Logger: logger, Panics: m})
+	e.m = m
+	e.router = handlers.NewRouter(handlers.Deps{
+		Orders: e.db, Inventory: e.db, Reports: e.db, DB: e.db, Metrics: m, Tracker: tracker,
+		Faults: e.faults, Logger: logger, AdminToken: token,
+	})
+	return e
+}
