@@ -32,6 +32,12 @@ func readJSONBody(c *gin.Context, limit int64) ([]byte, *problem.Details) {
 		p := problem.New(http.StatusUnsupportedMediaType, "unsupported-media-type", "Content-Type must be application/json")
 		return nil, &p
 	}
+	return readBodyLimited(c, limit)
+}
+
+// readBodyLimited reads at most limit bytes of the body, refusing a larger
+// declared length before reading anything.
+func readBodyLimited(c *gin.Context, limit int64) ([]byte, *problem.Details) {
 	if c.Request.ContentLength > limit {
 		p := tooLarge(limit)
 		return nil, &p

@@ -22,7 +22,10 @@ import (
 	"github.com/ordersvc/ordersvc/sqlite"
 )
 
-const adminToken = "test-admin-token"
+const (
+	adminToken   = "test-admin-token"
+	webhookToken = "test-webhook-token"
+)
 
 // env is a real service in memory: a SQLite file in a temp dir, a fresh
 // registry, the production router, driven through httptest.
@@ -33,6 +36,7 @@ type env struct {
 	m      *metrics.Metrics
 	router *gin.Engine
 	faults *faults.Injector
+	deps   handlers.Deps
 }
 
 func newEnv(t *testing.T) *env {
@@ -66,10 +70,11 @@ func openEnv(t *testing.T, dbPath string, seed bool) *env {
 		t.Fatal(err)
 	}
 	e := &env{t: t, dbPath: dbPath, db: db, m: m, faults: &faults.Injector{}}
-	e.router = handlers.NewRouter(handlers.Deps{
-		Orders: db, Inventory: db, Reports: db, DB: db, Metrics: m, Tracker: tracker,
-		Faults: e.faults, Logger: logger, AdminToken: adminToken,
-	})
+	e.deps = handlers.Deps{
+		Orders: db, Inventory: db, Reports: db, Alerts: db, DB: db, Metrics: m, Tracker: tracker,
+		Faults: e.faults, Logger: logger, AdminToken: adminToken, WebhookToken: webhookToken,
+	}
+	e.router = handlers.NewRouter(e.deps)
 	return e
 }
 

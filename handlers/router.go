@@ -30,6 +30,9 @@ type Deps struct {
 	Orders    ordersvc.OrderService
 	Inventory ordersvc.InventoryService
 	Reports   ordersvc.ReportService
+	Alerts    ordersvc.AlertService
+	// AlertForwarder receives new firing critical alerts; nil forwards nothing.
+	AlertForwarder AlertForwarder
 	DB        Pinger
 	Metrics   *metrics.Metrics
 	Tracker   *errortracking.Tracker
@@ -40,6 +43,9 @@ type Deps struct {
 	Draining *atomic.Bool
 	// AdminToken enables the admin routes; empty disables them (404).
 	AdminToken string
+	// WebhookToken enables the Alertmanager webhook; empty disables it
+	// (503, so that Alertmanager keeps retrying until it is configured).
+	WebhookToken string
 }
 
 // FaultableRoutes are the business route templates fault injection may
@@ -103,6 +109,7 @@ func NewRouter(d Deps) *gin.Engine {
 
 	h := &api{Deps: d}
 	admin := bearerAuth(d.AdminToken, "admin API", "ADMIN_TOKEN", http.StatusNotFound)
+	webhook := bearerAuth(d.WebhookToken, "Alertmanager webhook", "ALERT_WEBHOOK_TOKEN", http.StatusServiceUnavailable)
 	routes := []route{
 		{"POST", "/orders", []int{201, 500}, []gin.HandlerFunc{h.createOrder}},
 		{"GET", "/orders/:id", []int{200, 500}, []gin.HandlerFunc{h.getOrder}},
@@ -111,6 +118,8 @@ func NewRouter(d Deps) *gin.Engine {
 		{"GET", "/reports/summary", []int{200, 500}, []gin.HandlerFunc{h.summary}},
 		{"PUT", "/admin/faults", []int{200, 500}, []gin.HandlerFunc{admin, h.putFaults}},
 		{"GET", "/admin/faults", []int{200, 500}, []gin.HandlerFunc{admin, h.getFaults}},
+		{"POST", "/webhooks/alertmanager", []int{200, 500, 503}, []gin.HandlerFunc{webhook, h.receiveAlerts}},
+		{"GET", "/alerts", []int{200, 500}, []gin.HandlerFunc{admin, h.listAlerts}},
 		{"GET", "/metrics", nil, []gin.HandlerFunc{gin.WrapH(d.Metrics.Handler(promLogger{d.Logger}))}},
 		{"GET", "/healthz", nil, []gin.HandlerFunc{h.healthz}},
 		{"GET", "/readyz", nil, []gin.HandlerFunc{h.readyz}},

@@ -41,6 +41,7 @@ var dbBuckets = []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0
 var dbOperations = [][2]string{
 	{"select", "products"}, {"update", "products"}, {"upsert", "products"},
 	{"select", "orders"}, {"insert", "orders"},
+	{"select", "alerts"}, {"insert", "alerts"}, {"update", "alerts"}, {"insert", "alert_deliveries"},
 }
 
 // Metrics holds every metric the service exports.
@@ -53,6 +54,8 @@ type Metrics struct {
 	ordersRejected *prometheus.CounterVec
 	panics         *prometheus.CounterVec
 	dbQueries      *prometheus.HistogramVec
+	alertsReceived *prometheus.CounterVec
+	alertNames     alertLabels
 }
 
 // BuildInfo labels app_build_info.
@@ -88,8 +91,10 @@ func ReadBuildInfo(version, revision string) BuildInfo {
 // collectors, on reg. gatherer serves /metrics (usually the same registry).
 func New(reg prometheus.Registerer, gatherer prometheus.Gatherer, build BuildInfo) (*Metrics, error) {
 	m := &Metrics{
-		HTTP:     newHTTPMetrics(),
-		gatherer: gatherer,
+		HTTP:           newHTTPMetrics(),
+		alertsReceived: newAlertsReceived(),
+		alertNames:     alertLabels{names: map[string]struct{}{}},
+		gatherer:       gatherer,
 		ordersCreated: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "orders_created_total", Help: "Orders created, by order type.",
 		}, []string{"type"}),
@@ -114,7 +119,7 @@ func New(reg prometheus.Registerer, gatherer prometheus.Gatherer, build BuildInf
 
 	for _, c := range []prometheus.Collector{
 		m.HTTP.requests, m.HTTP.duration, m.HTTP.inFlight,
-		m.ordersCreated, m.orderRevenue, m.ordersRejected, m.panics, m.dbQueries, buildInfo,
+		m.ordersCreated, m.orderRevenue, m.ordersRejected, m.panics, m.dbQueries, m.alertsReceived, buildInfo,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	} {

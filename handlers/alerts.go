@@ -1,0 +1,184 @@
+package handlers
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/ordersvc/ordersvc"
+	"github.com/ordersvc/ordersvc/problem"
+)
+
+// AlertForwarder sends firing critical alerts on (to Sentry). It must not
+// block: the webhook answers Alertmanager without waiting for it.
+type AlertForwarder interface {
+	ForwardAlert(a ordersvc.Alert, groupLabels map[string]string)
+}
+
+// webhookPayload is Alertmanager's webhook body, version 4. Fields the
+// service does not use are ignored, as are unknown ones (Alertmanager may
+// add fields in minor releases).
+type webhookPayload struct {
+	Version         string            `json:"version"`
+	GroupKey        string            `json:"groupKey"`
+	TruncatedAlerts int               `json:"truncatedAlerts"`
+	Status          string            `json:"status"`
+	Receiver        string            `json:"receiver"`
+	GroupLabels     map[string]string `json:"groupLabels"`
+	Alerts          []webhookAlert    `json:"alerts"`
+}
+
+type webhookAlert struct {
+	Status       string            `json:"status"`
+	Labels       map[string]string `json:"labels"`
+	Annotations  map[string]string `json:"annotations"`
+	StartsAt     time.Time         `json:"startsAt"`
+	EndsAt       time.Time         `json:"endsAt"`
+	GeneratorURL string            `json:"generatorURL"`
+	Fingerprint  string            `json:"fingerprint"`
+}
+
+// DecodeWebhook turns a webhook body into a notification. Anything that is
+// not a well-formed version 4 payload is a 400 (Alertmanager does not retry
+// 4xx, and retrying would not help).
+func DecodeWebhook(body []byte) (ordersvc.AlertNotification, *problem.Details) {
+	var p webhookPayload
+	if prob := decodeObject(body, &p, true); prob != nil {
+		bad := badRequest(prob.Detail)
+		if prob.Status == http.StatusUnprocessableEntity {
+			bad = badRequest("a field has the wrong JSON type")
+		}
+		return ordersvc.AlertNotification{}, &bad
+	}
+	fail := func(detail string) (ordersvc.AlertNotification, *problem.Details) {
+		bad := badRequest(detail)
+		return ordersvc.AlertNotification{}, &bad
+	}
+	if p.Version != "4" {
+		return fail(`unsupported payload version: want "4"`)
+	}
+	if len(p.Alerts) == 0 || len(p.Alerts) > ordersvc.MaxAlertsPerNotification {
+		return fail("a notification carries 1 to 1000 alerts")
+	}
+	if p.TruncatedAlerts < 0 || len(p.Receiver) > 256 || len(p.GroupKey) > 4096 {
+		return fail("receiver, groupKey or truncatedAlerts out of range")
+	}
+	n := ordersvc.AlertNotification{
+		Receiver: p.Receiver, Status: p.Status, GroupKey: p.GroupKey,
+		GroupLabels: p.GroupLabels, TruncatedAlerts: p.TruncatedAlerts,
+		Alerts: make([]ordersvc.Alert, 0, len(p.Alerts)),
+	}
+	for i, a := range p.Alerts {
+		switch {
+		case a.Status != ordersvc.AlertFiring && a.Status != ordersvc.AlertResolved:
+			return fail("alerts[" + strconv.Itoa(i) + "].status must be firing or resolved")
+		case !validFingerprint(a.Fingerprint):
+			return fail("alerts[" + strconv.Itoa(i) + "].fingerprint must be 1 to 64 letters or digits")
+		case a.StartsAt.IsZero():
+			return fail("alerts[" + strconv.Itoa(i) + "].startsAt is required")
+		case a.Labels["alertname"] == "":
+			return fail("alerts[" + strconv.Itoa(i) + "].labels.alertname is required")
+		case len(a.Labels) > ordersvc.MaxAlertLabels || len(a.Annotations) > ordersvc.MaxAlertLabels:
+			return fail("alerts[" + strconv.Itoa(i) + "] has too many labels or annotations")
+		}
+		alert := ordersvc.Alert{
+			Fingerprint: a.Fingerprint, Status: a.Status, Labels: a.Labels, Annotations: a.Annotations,
+			StartsAt: a.StartsAt.UTC(), GeneratorURL: a.GeneratorURL,
+		}
+		if alert.Annotations == nil {
+			alert.Annotations = map[string]string{}
+		}
+		// Firing alerts carry Alertmanager's zero time (or a guess) in
+		// endsAt; only a resolved alert has a real end.
+		if a.Status == ordersvc.AlertResolved && !a.EndsAt.IsZero() {
+			end := a.EndsAt.UTC()
+			alert.EndsAt = &end
+		}
+		n.Alerts = append(n.Alerts, alert)
+	}
+	return n, nil
+}
+
+func validFingerprint(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
+// receiveAlerts is POST /webhooks/alertmanager. It answers 2xx only once
+// every alert is committed, and 503 on a storage failure so that
+// Alertmanager retries.
+func (h *api) receiveAlerts(c *gin.Context) {
+	body, p := readJSONBody(c, maxWebhookBody)
+	if p != nil {
+		if p.Status == http.StatusUnsupportedMediaType {
+			// Alertmanager always sends JSON; refusing it on a header would
+			// lose alerts from a proxy that rewrote it, and gains nothing.
+			body, p = readBodyLimited(c, maxWebhookBody)
+		}
+		if p != nil {
+			c.Abort()
+			problem.Write(c.Writer, *p)
+			return
+		}
+	}
+	n, p := DecodeWebhook(body)
+	if p != nil {
+		c.Abort()
+		problem.Write(c.Writer, *p)
+		return
+	}
+	changes, err := h.Alerts.RecordAlerts(c.Request.Context(), n, time.Now())
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	created := 0
+	for _, ch := range changes {
+		if !ch.New {
+			continue
+		}
+		created++
+		a := ch.Alert
+		h.Metrics.AlertReceived(a.Labels["alertname"], a.Labels["severity"], a.Status)
+		if h.AlertForwarder != nil && a.Status == ordersvc.AlertFiring && a.Labels["severity"] == "critical" {
+			h.AlertForwarder.ForwardAlert(a, n.GroupLabels)
+		}
+	}
+	c.JSON(http.StatusOK, gin.H{"received": len(changes), "new": created})
+}
+
+// listAlerts is GET /alerts.
+func (h *api) listAlerts(c *gin.Context) {
+	f := ordersvc.AlertFilter{Status: c.Query("status"), Limit: ordersvc.DefaultAlertListLimit}
+	var errs []ordersvc.FieldError
+	if f.Status != "" && f.Status != ordersvc.AlertFiring && f.Status != ordersvc.AlertResolved {
+		errs = append(errs, ordersvc.FieldError{Field: "status", Message: "must be firing or resolved"})
+	}
+	if v, ok := c.GetQuery("limit"); ok {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > ordersvc.MaxAlertListLimit {
+			errs = append(errs, ordersvc.FieldError{Field: "limit", Message: "must be an integer from 1 to 500"})
+		}
+		f.Limit = n
+	}
+	if len(errs) > 0 {
+		h.fail(c, ordersvc.InvalidFields(errs...))
+		return
+	}
+	alerts, err := h.Alerts.Alerts(c.Request.Context(), f)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"alerts": alerts})
+}
