@@ -33,11 +33,11 @@ type Deps struct {
 	Alerts    ordersvc.AlertService
 	// AlertForwarder receives new firing critical alerts; nil forwards nothing.
 	AlertForwarder AlertForwarder
-	DB        Pinger
-	Metrics   *metrics.Metrics
-	Tracker   *errortracking.Tracker
-	Faults    *faults.Injector
-	Logger    *slog.Logger
+	DB             Pinger
+	Metrics        *metrics.Metrics
+	Tracker        *errortracking.Tracker
+	Faults         *faults.Injector
+	Logger         *slog.Logger
 	// Draining, when set and true, makes /readyz answer 503 so load
 	// balancers stop sending traffic while the server shuts down.
 	Draining *atomic.Bool
