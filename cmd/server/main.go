@@ -94,16 +94,37 @@ func serve(ctx context.Context, cfg config.Config, build metrics.BuildInfo, logg
 	if err := metrics.RegisterInventory(reg, db); err != nil {
 		return err
 	}
-	tracker, err := errortracking.New(errortracking.Options{Logger: logger, Panics: m})
+	tracker, err := errortracking.New(errortracking.Options{
+		Logger:           logger,
+		Panics:           m,
+		Registerer:       reg,
+		DSN:              cfg.SentryDSN,
+		Environment:      cfg.SentryEnvironment,
+		Release:          cfg.SentryRelease,
+		TracesSampleRate: cfg.SentryTracesSampleRate,
+		Secrets:          []string{cfg.AdminToken, cfg.AlertWebhookToken},
+	})
 	if err != nil {
 		return fmt.Errorf("error tracking: %w", err)
 	}
+	// Pending events are flushed on every way out, within SHUTDOWN_TIMEOUT:
+	// the graceful path below flushes inside its own deadline; any other
+	// return flushes here.
+	flushed := false
+	defer func() {
+		if !flushed {
+			flushCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+			defer cancel()
+			flushEvents(flushCtx, tracker, logger)
+		}
+		tracker.Close()
+	}()
 
 	var draining atomic.Bool
 	router := handlers.NewRouter(handlers.Deps{
-		Orders: db, Inventory: db, Reports: db, DB: db,
+		Orders: db, Inventory: db, Reports: db, Alerts: db, DB: db,
 		Metrics: m, Tracker: tracker, Faults: &faults.Injector{}, Logger: logger,
-		Draining: &draining, AdminToken: cfg.AdminToken,
+		Draining: &draining, AdminToken: cfg.AdminToken, WebhookToken: cfg.AlertWebhookToken,
 	})
 	srv := &http.Server{
 		Addr:              cfg.HTTPAddr,
@@ -126,7 +147,11 @@ func serve(ctx context.Context, cfg config.Config, build metrics.BuildInfo, logg
 	}
 
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
+	tracker.Go(ctx, "http-server", func(context.Context) {
+		err := errServerPanicked
+		defer func() { serveErr <- err }() // runs even if Serve panics
+		err = srv.Serve(ln)
+	})
 	select {
 	case err := <-serveErr:
 		return fmt.Errorf("serve: %w", err)
@@ -137,12 +162,27 @@ func serve(ctx context.Context, cfg config.Config, build metrics.BuildInfo, logg
 	draining.Store(true)
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("graceful shutdown: %w", err)
+	shutdownErr := srv.Shutdown(shutdownCtx)
+	flushEvents(shutdownCtx, tracker, logger)
+	flushed = true
+	if shutdownErr != nil {
+		return fmt.Errorf("graceful shutdown: %w", shutdownErr)
 	}
 	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serve: %w", err)
 	}
 	logger.Info("shutdown complete")
 	return nil
+}
+
+// errServerPanicked is what the server goroutine reports if Serve panics
+// (the panic itself is logged and reported by the tracker).
+var errServerPanicked = errors.New("the HTTP server stopped with a panic")
+
+// flushEvents delivers the error-tracking events still queued, bounded by
+// ctx.
+func flushEvents(ctx context.Context, tracker *errortracking.Tracker, logger *slog.Logger) {
+	if !tracker.Flush(ctx) {
+		logger.Warn("error tracking: some events were not delivered before the shutdown deadline")
+	}
 }
