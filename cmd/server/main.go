@@ -122,7 +122,7 @@ func serve(ctx context.Context, cfg config.Config, build metrics.BuildInfo, logg
 
 	var draining atomic.Bool
 	router := handlers.NewRouter(handlers.Deps{
-		Orders: db, Inventory: db, Reports: db, Alerts: db, DB: db,
+		Orders: db, Inventory: db, Reports: db, Alerts: db, DB: db, AlertForwarder: tracker,
 		Metrics: m, Tracker: tracker, Faults: &faults.Injector{}, Logger: logger,
 		Draining: &draining, AdminToken: cfg.AdminToken, WebhookToken: cfg.AlertWebhookToken,
 	})
