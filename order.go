@@ -118,16 +118,17 @@ type OrderService interface {
 	// CreateOrder validates n, takes the price from the catalog, decrements
 	// stock and stores the order in one transaction. created is false when
 	// the idempotency key matched an earlier identical request, whose order
-	// is returned. Errors: KindInvalid, KindNotFound (unknown product),
-	// KindConflict (not enough stock, or the key was used with another body).
+	// is returned. Errors: KindInvalid (bad input, or the key was used with
+	// another body), KindNotFound (unknown product), KindConflict (not
+	// enough stock), KindUnavailable (storage).
 	CreateOrder(ctx context.Context, n NewOrder) (o Order, created bool, err error)
 	// Order returns one order or a KindNotFound error.
 	Order(ctx context.Context, id string) (Order, error)
 }
 
-// ErrIdempotencyMismatch is the message of the error returned when an
-// idempotency key is reused with another request body.
-const ErrIdempotencyMismatch = "Idempotency-Key was already used with a different request body"
+// IdempotencyMismatchMessage is the message of the KindInvalid error
+// returned when an idempotency key is reused with another request body.
+const IdempotencyMismatchMessage = "Idempotency-Key was already used with a different request body"
 
 // Summary is the business report.
 type Summary struct {

@@ -41,7 +41,7 @@ func (db *DB) CreateOrder(ctx context.Context, n ordersvc.NewOrder) (ordersvc.Or
 		case err == nil && bytes.Equal(hash, fingerprint):
 			return o, false, nil
 		case err == nil:
-			return ordersvc.Order{}, false, ordersvc.Errorf(ordersvc.KindInvalid, ordersvc.ErrIdempotencyMismatch)
+			return ordersvc.Order{}, false, &ordersvc.Error{Kind: ordersvc.KindInvalid, Message: ordersvc.IdempotencyMismatchMessage}
 		case !errors.Is(err, sql.ErrNoRows):
 			return ordersvc.Order{}, false, unavailable(err, "create order: idempotency lookup")
 		}
