@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"time"
+	"unsafe"
 
 	"github.com/gin-gonic/gin"
 )
@@ -23,13 +24,12 @@ const maxRequestIDLen = 128
 // back with requestIDOf), which saves a context value per request.
 func requestID() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		id := ""
 		if v := c.Request.Header[headerRequestID]; len(v) == 1 && saneRequestID(v[0]) {
-			id = v[0]
-		} else {
-			id = newRequestID()
+			// Share the request's value slice: nothing writes to it.
+			c.Writer.Header()[headerRequestID] = v
+			return
 		}
-		c.Writer.Header()[headerRequestID] = []string{id}
+		c.Writer.Header()[headerRequestID] = newRequestID()
 	}
 }
 
@@ -56,17 +56,28 @@ func saneRequestID(s string) bool {
 	return true
 }
 
-// newRequestID returns 16 random hex digits. Request ids need uniqueness,
-// not secrecy, so the runtime's fast generator is enough.
-func newRequestID() string {
-	var b [16]byte
+// requestIDValue is a header value and the bytes of its one id, so that
+// both come from a single allocation.
+type requestIDValue struct {
+	value [1]string
+	id    [16]byte
+}
+
+// newRequestID returns a header value holding 16 random hex digits, in one
+// allocation (string(b) and []string{id} would make two). Request ids need
+// uniqueness, not secrecy, so the runtime's fast generator is enough. The
+// bytes are never written after the string is made, as unsafe.String
+// requires.
+func newRequestID() []string {
+	r := new(requestIDValue)
 	const hexDigits = "0123456789abcdef"
 	v := rand.Uint64()
-	for i := range b {
-		b[i] = hexDigits[v&0xf]
+	for i := range r.id {
+		r.id[i] = hexDigits[v&0xf]
 		v >>= 4
 	}
-	return string(b[:])
+	r.value[0] = unsafe.String(&r.id[0], len(r.id))
+	return r.value[:]
 }
 
 // accessLog logs one line per request, except for scrapes and probes.
@@ -76,6 +87,12 @@ func accessLog(l *slog.Logger) gin.HandlerFunc {
 		l = slog.Default()
 	}
 	return func(c *gin.Context) {
+		// Levels are ordered: with warn off, info is off too and no line
+		// will be written, so skip the clock read.
+		if !l.Enabled(c.Request.Context(), slog.LevelWarn) {
+			c.Next()
+			return
+		}
 		start := time.Now()
 		c.Next()
 		switch c.FullPath() {
