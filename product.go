@@ -63,6 +63,22 @@ func ValidateID(id string) string {
 	return ""
 }
 
+// IsSafeToken reports whether s is 1..maxLen characters of
+// [A-Za-z0-9._:-]: safe to echo in headers, logs and error reports. Request
+// ids and the ids taken from paths into error reports must pass it.
+func IsSafeToken(s string, maxLen int) bool {
+	if s == "" || len(s) > maxLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == ':') {
+			return false
+		}
+	}
+	return true
+}
+
 // InventoryService reads and changes the catalog.
 type InventoryService interface {
 	// Products returns every product ordered by id.

@@ -33,6 +33,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/ordersvc/ordersvc"
 	"github.com/ordersvc/ordersvc/problem"
 )
 
@@ -435,20 +436,8 @@ func orderIDOf(c *gin.Context) string {
 	return id
 }
 
-// saneID accepts 1..64 characters of [A-Za-z0-9._:-]: an order id, not
-// whatever a client put in the path.
-func saneID(s string) bool {
-	if s == "" || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == ':') {
-			return false
-		}
-	}
-	return true
-}
+// saneID accepts an order id, not whatever a client put in the path.
+func saneID(s string) bool { return ordersvc.IsSafeToken(s, 64) }
 
 // routeOf is the request's route template, or "unmatched".
 func routeOf(c *gin.Context) string {

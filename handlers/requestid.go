@@ -9,6 +9,8 @@ import (
 	"unsafe"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/ordersvc/ordersvc"
 )
 
 // headerRequestID is the canonical form of X-Request-ID, so the header map
@@ -44,16 +46,7 @@ func requestIDOf(c *gin.Context) string {
 // saneRequestID accepts 1..128 characters of [A-Za-z0-9._:-], which are safe
 // in logs and headers.
 func saneRequestID(s string) bool {
-	if s == "" || len(s) > maxRequestIDLen {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == ':') {
-			return false
-		}
-	}
-	return true
+	return ordersvc.IsSafeToken(s, maxRequestIDLen)
 }
 
 // requestIDValue is a header value and the bytes of its one id, so that

@@ -148,7 +148,7 @@ func scanOrder(row *sql.Row, extra ...any) (ordersvc.Order, error) {
 // Summary implements ordersvc.ReportService.
 func (db *DB) Summary(ctx context.Context) (ordersvc.Summary, error) {
 	s := ordersvc.Summary{Revenue: map[ordersvc.OrderType]ordersvc.Money{}, Currency: db.currency,
-		LowStock: []ordersvc.Product{}, LowStockBelow: ordersvc.LowStockThreshold}
+		LowStockBelow: ordersvc.LowStockThreshold}
 	for _, t := range ordersvc.OrderTypes {
 		s.Revenue[t] = 0
 	}
@@ -174,22 +174,7 @@ func (db *DB) Summary(ctx context.Context) (ordersvc.Summary, error) {
 	if err != nil {
 		return ordersvc.Summary{}, unavailable(err, "summarise orders")
 	}
-	err = db.timed("select", "products", func() error {
-		rows, err := db.read.QueryContext(ctx, "SELECT id, name, unit_price, stock FROM products WHERE stock < ? ORDER BY stock, id LIMIT ?",
-			ordersvc.LowStockThreshold, ordersvc.MaxProducts)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var p ordersvc.Product
-			if err := rows.Scan(&p.ID, &p.Name, &p.UnitPrice, &p.Stock); err != nil {
-				return err
-			}
-			s.LowStock = append(s.LowStock, p)
-		}
-		return rows.Err()
-	})
+	s.LowStock, err = db.queryProducts(ctx, "WHERE stock < ? ORDER BY stock, id LIMIT ?", ordersvc.LowStockThreshold, ordersvc.MaxProducts)
 	if err != nil {
 		return ordersvc.Summary{}, unavailable(err, "list low-stock products")
 	}

@@ -11,9 +11,19 @@ var _ ordersvc.InventoryService = (*DB)(nil)
 
 // Products returns every product ordered by id.
 func (db *DB) Products(ctx context.Context) ([]ordersvc.Product, error) {
-	var products []ordersvc.Product
+	products, err := db.queryProducts(ctx, "ORDER BY id LIMIT ?", ordersvc.MaxProducts)
+	if err != nil {
+		return nil, unavailable(err, "list products")
+	}
+	return products, nil
+}
+
+// queryProducts reads products with the given WHERE/ORDER/LIMIT tail. It
+// never returns nil products without an error.
+func (db *DB) queryProducts(ctx context.Context, tail string, args ...any) ([]ordersvc.Product, error) {
+	products := []ordersvc.Product{}
 	err := db.timed("select", "products", func() error {
-		rows, err := db.read.QueryContext(ctx, "SELECT id, name, unit_price, stock FROM products ORDER BY id LIMIT ?", ordersvc.MaxProducts)
+		rows, err := db.read.QueryContext(ctx, "SELECT id, name, unit_price, stock FROM products "+tail, args...)
 		if err != nil {
 			return err
 		}
@@ -27,10 +37,7 @@ func (db *DB) Products(ctx context.Context) ([]ordersvc.Product, error) {
 		}
 		return rows.Err()
 	})
-	if err != nil {
-		return nil, unavailable(err, "list products")
-	}
-	return products, nil
+	return products, err
 }
 
 // UpsertProduct creates or replaces a product. A new product is refused
