@@ -1,0 +1,104 @@
+// Package rules_test proves the Prometheus rules in this directory right in
+// three independent ways:
+//
+//   - promtool: `promtool check rules`, `promtool test rules` over
+//     rules/tests/*.yml and `promtool check config` over
+//     prometheus/prometheus.yml, with the pinned promtool of tools/;
+//   - the Prometheus module itself: the real rule files loaded by the
+//     Prometheus rule manager and evaluated over synthetic series, for what
+//     promtool tests express badly (long windows, NaN, counter resets);
+//   - structure: every alert of the specification exists with its severity,
+//     annotations and runbook, and every expression aggregates correctly.
+//
+// The directory holds no Go code besides these tests: the rules are data.
+package rules_test
+
+import (
+	"os"
+	"path/filepath"
+	"sort"
+	"testing"
+
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/rulefmt"
+
+	"github.com/ordersvc/ordersvc/internal/gotool"
+)
+
+// runbookBase is the URL prefix of every runbook_url: the runbook of alert
+// X is docs/runbooks/X.md in this repository.
+const runbookBase = "https://github.com/ordersvc/ordersvc/blob/main/docs/runbooks/"
+
+// repoRoot returns the repository root or fails the test.
+func repoRoot(t testing.TB) string {
+	t.Helper()
+	root, err := gotool.RepoRoot()
+	if err != nil {
+		t.Fatalf("find repository root: %v", err)
+	}
+	return root
+}
+
+// ruleFiles returns the rule files Prometheus loads: rules/*.yml (the
+// promtool tests in rules/tests/ are not rule files). It fails the test when
+// there are none, so that no check passes vacuously.
+func ruleFiles(t testing.TB) []string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(repoRoot(t), "rules", "*.yml"))
+	if err != nil {
+		t.Fatalf("glob rule files: %v", err)
+	}
+	if len(files) == 0 {
+		t.Fatal("no rule files in rules/*.yml")
+	}
+	sort.Strings(files)
+	return files
+}
+
+// ruleTestFiles returns the promtool unit test files rules/tests/*.yml.
+func ruleTestFiles(t testing.TB) []string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(repoRoot(t), "rules", "tests", "*.yml"))
+	if err != nil {
+		t.Fatalf("glob rule test files: %v", err)
+	}
+	if len(files) == 0 {
+		t.Fatal("no promtool tests in rules/tests/*.yml")
+	}
+	sort.Strings(files)
+	return files
+}
+
+// parsedFile is one rule file as rulefmt reads it.
+type parsedFile struct {
+	path   string
+	groups *rulefmt.RuleGroups
+}
+
+// parseRuleFiles parses every rule file with the same parser and validation
+// Prometheus uses when it loads rules, failing the test on any error.
+func parseRuleFiles(t testing.TB) []parsedFile {
+	t.Helper()
+	var out []parsedFile
+	for _, f := range ruleFiles(t) {
+		rgs, errs := rulefmt.ParseFile(f, false, model.UTF8Validation)
+		for _, err := range errs {
+			t.Errorf("parse %s: %v", f, err)
+		}
+		if len(errs) > 0 {
+			t.FailNow()
+		}
+		out = append(out, parsedFile{path: f, groups: rgs})
+	}
+	return out
+}
+
+// readFile returns a file's content or fails the test.
+func readFile(t testing.TB, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read %s: %v", path, err)
+	}
+	return b
+}

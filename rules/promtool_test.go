@@ -1,0 +1,446 @@
+package rules_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/ordersvc/ordersvc/internal/gotool"
+)
+
+// containerRulesDir is where docker-compose mounts the repository's rules/
+// directory inside the Prometheus container (see docker-compose.yaml).
+const containerRulesDir = "/etc/prometheus/rules/"
+
+// promtool runs the pinned promtool with args in dir and returns its
+// combined output and exit error.
+func promtool(t *testing.T, dir string, args ...string) (string, error) {
+	t.Helper()
+	bin := gotool.Path(t, "promtool")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Dir = dir
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	cmd.Stderr = &out
+	err := cmd.Run()
+	if err != nil {
+		err = fmt.Errorf("promtool %s: %w", strings.Join(args, " "), err)
+	}
+	return out.String(), err
+}
+
+// TestPromtoolCheckRules runs `promtool check rules` (syntax, templates,
+// duplicate rules) on every rule file.
+func TestPromtoolCheckRules(t *testing.T) {
+	files := ruleFiles(t)
+	out, err := promtool(t, repoRoot(t), append([]string{"check", "rules"}, files...)...)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if !strings.Contains(out, "SUCCESS") {
+		t.Fatalf("promtool check rules did not report SUCCESS:\n%s", out)
+	}
+	t.Logf("%s", out)
+}
+
+// TestPromtoolTestRules runs the promtool unit tests of rules/tests/, one
+// file per subtest.
+func TestPromtoolTestRules(t *testing.T) {
+	for _, f := range ruleTestFiles(t) {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			out, err := promtool(t, filepath.Dir(f), "test", "rules", filepath.Base(f))
+			if err != nil {
+				t.Fatalf("%v\n%s", err, out)
+			}
+			if !strings.Contains(out, "SUCCESS") {
+				t.Fatalf("promtool test rules did not report SUCCESS:\n%s", out)
+			}
+		})
+	}
+}
+
+// mutation plants one mistake in the rule file's text.
+type mutation func(rules string) (string, error)
+
+// replaceOnce returns a mutation that replaces old, which must occur
+// exactly once, with new.
+func replaceOnce(old, new string) mutation {
+	return func(rules string) (string, error) {
+		if n := strings.Count(rules, old); n != 1 {
+			return "", fmt.Errorf("text to replace occurs %d times, want once:\n%s", n, old)
+		}
+		return strings.Replace(rules, old, new, 1), nil
+	}
+}
+
+// replaceRecordExpr returns a mutation that replaces the block-scalar expr
+// of recording rule record with expr.
+func replaceRecordExpr(record, expr string) mutation {
+	return func(rules string) (string, error) {
+		head := "- record: " + record + "\n"
+		if n := strings.Count(rules, head); n != 1 {
+			return "", fmt.Errorf("recording rule %s occurs %d times, want once", record, n)
+		}
+		i := strings.Index(rules, head) + len(head)
+		lines := strings.SplitAfter(rules[i:], "\n")
+		exprLine := lines[0]
+		indent := len(exprLine) - len(strings.TrimLeft(exprLine, " "))
+		if strings.TrimSpace(exprLine) != "expr: |" {
+			return "", fmt.Errorf("recording rule %s: expected a block-scalar expr, got %q", record, exprLine)
+		}
+		n := 1
+		for n < len(lines) {
+			l := lines[n]
+			if strings.TrimSpace(l) != "" && len(l)-len(strings.TrimLeft(l, " ")) <= indent {
+				break
+			}
+			n++
+		}
+		var b strings.Builder
+		b.WriteString(exprLine)
+		for _, l := range strings.Split(strings.TrimRight(expr, "\n"), "\n") {
+			b.WriteString(strings.Repeat(" ", indent+2) + l + "\n")
+		}
+		return rules[:i] + b.String() + strings.Join(lines[n:], ""), nil
+	}
+}
+
+// TestPromtoolTestsCatchBrokenRules proves that the promtool tests can fail:
+// each case copies the rules and one test file into a temporary directory,
+// plants one classic mistake in the rules, and expects that test file to
+// fail on it.
+func TestPromtoolTestsCatchBrokenRules(t *testing.T) {
+	const rulesFile = "ordersvc.rules.yml"
+	cases := []struct {
+		name     string
+		mutate   mutation
+		testFile string
+		run      string // if set, only the test groups matching this regexp run
+	}{
+		{
+			name:     "HighErrorRate threshold 5% raised to 15%",
+			mutate:   replaceOnce("job:http_requests_errors:ratio_rate5m > 0.05", "job:http_requests_errors:ratio_rate5m > 0.15"),
+			testFile: "high_error_rate_test.yml",
+		},
+		{
+			name: "HighErrorRate for 2m dropped",
+			mutate: replaceOnce(
+				"        for: 2m\n        labels:\n          severity: critical\n        annotations:\n          summary: \"{{ $labels.job }}: {{ $value | humanizePercentage }}",
+				"        labels:\n          severity: critical\n        annotations:\n          summary: \"{{ $labels.job }}: {{ $value | humanizePercentage }}"),
+			testFile: "high_error_rate_test.yml",
+		},
+		{
+			name:     "HighErrorRate minimum-traffic guard dropped",
+			mutate:   replaceOnce(`sum by (job) (increase(http_requests_total{job="ordersvc"}[5m])) >= 10`, `sum by (job) (increase(http_requests_total{job="ordersvc"}[5m])) >= 0`),
+			testFile: "high_error_rate_test.yml",
+		},
+		{
+			name:     "4xx counted as errors in the 5m ratio",
+			mutate:   replaceOnce(`sum by (job) (rate(http_requests_total{job="ordersvc", status_code=~"5.."}[5m]))`, `sum by (job) (rate(http_requests_total{job="ordersvc", status_code=~"[45].."}[5m]))`),
+			testFile: "high_error_rate_test.yml",
+		},
+		{
+			name: "5m ratio as an average of per-instance ratios",
+			mutate: replaceRecordExpr("job:http_requests_errors:ratio_rate5m", `avg by (job) (
+  (
+      sum by (job, instance) (rate(http_requests_total{job="ordersvc", status_code=~"5.."}[5m]))
+    or
+      0 * sum by (job, instance) (rate(http_requests_total{job="ordersvc"}[5m]))
+  )
+  /
+  (sum by (job, instance) (rate(http_requests_total{job="ordersvc"}[5m])) > 0)
+)`),
+			testFile: "high_error_rate_test.yml",
+		},
+		{
+			name:     "no-traffic guard of the 1h ratio dropped (records NaN)",
+			mutate:   replaceOnce(`(sum by (job) (rate(http_requests_total{job="ordersvc"}[1h])) > 0)`, `sum by (job) (rate(http_requests_total{job="ordersvc"}[1h]))`),
+			testFile: "recording_test.yml",
+		},
+		{
+			name:     "zero-errors fallback of the 3d ratio dropped",
+			mutate:   replaceOnce("            or\n              0 * sum by (job) (rate(http_requests_total{job=\"ordersvc\"}[3d]))\n", ""),
+			testFile: "recording_test.yml",
+		},
+		{
+			name:     "p95 per instance instead of across instances",
+			mutate:   replaceOnce(`sum by (job, le) (rate(http_request_duration_seconds_bucket{job="ordersvc"}[5m]))`, `sum by (job, instance, le) (rate(http_request_duration_seconds_bucket{job="ordersvc"}[5m]))`),
+			testFile: "slow_response_time_test.yml",
+		},
+		{
+			name:     "SlowResponseTime for 5m shortened to 3m",
+			mutate:   replaceOnce("        for: 5m\n        labels:\n          severity: warning", "        for: 3m\n        labels:\n          severity: warning"),
+			testFile: "slow_response_time_test.yml",
+		},
+		{
+			name:     "fast-burn factor 14.4 lowered to 10",
+			mutate:   replaceOnce("job:http_requests_errors:ratio_rate1h / 0.001 > 14.4", "job:http_requests_errors:ratio_rate1h / 0.001 > 10"),
+			testFile: "error_budget_burn_test.yml",
+			run:      "20x burn after 6h",
+		},
+		{
+			name:     "fast-burn short window dropped",
+			mutate:   replaceOnce("            and on (job)\n              job:http_requests_errors:ratio_rate5m / 0.001 > 14.4\n", ""),
+			testFile: "error_budget_burn_test.yml",
+			run:      "short window resets the page",
+		},
+		{
+			name:     "slow-burn factor 1 raised to 1.2",
+			mutate:   replaceOnce("job:http_requests_errors:ratio_rate3d / 0.001 > 1\n", "job:http_requests_errors:ratio_rate3d / 0.001 > 1.2\n"),
+			testFile: "error_budget_burn_test.yml",
+			run:      "1.1x sustained",
+		},
+		{
+			name:     "TargetDown for 1m dropped",
+			mutate:   replaceOnce("expr: up{job=\"ordersvc\"} == 0\n        for: 1m\n", "expr: up{job=\"ordersvc\"} == 0\n"),
+			testFile: "targets_test.yml",
+		},
+		{
+			name:     "TargetMissing on every job instead of ordersvc",
+			mutate:   replaceOnce(`absent(up{job="ordersvc"})`, `absent(up)`),
+			testFile: "targets_test.yml",
+		},
+		{
+			name:     "PanicsDetected per instance",
+			mutate:   replaceOnce(`sum by (job, endpoint) (increase(panics_recovered_total{job="ordersvc"}[5m])) > 0`, `sum by (job, instance, endpoint) (increase(panics_recovered_total{job="ordersvc"}[5m])) > 0`),
+			testFile: "panics_test.yml",
+		},
+		{
+			name:     "PanicsDetected with delta (a restart looks like a negative panic count)",
+			mutate:   replaceOnce(`increase(panics_recovered_total{job="ordersvc"}[5m])) > 0`, `delta(panics_recovered_total{job="ordersvc"}[5m])) != 0`),
+			testFile: "panics_test.yml",
+		},
+		{
+			name:     "InventoryLow takes the lowest replica",
+			mutate:   replaceOnce(`(max by (job, product_id) (inventory_level{job="ordersvc"}) < 10) > 0`, `(min by (job, product_id) (inventory_level{job="ordersvc"}) < 10) > 0`),
+			testFile: "inventory_test.yml",
+		},
+		{
+			name:     "InventoryLow includes 10",
+			mutate:   replaceOnce(`(inventory_level{job="ordersvc"}) < 10) > 0`, `(inventory_level{job="ordersvc"}) <= 10) > 0`),
+			testFile: "inventory_test.yml",
+		},
+		{
+			name:     "OutOfStock for 10m shortened to 5m",
+			mutate:   replaceOnce("(inventory_level{job=\"ordersvc\"}) == 0\n        for: 10m", "(inventory_level{job=\"ordersvc\"}) == 0\n        for: 5m"),
+			testFile: "inventory_test.yml",
+		},
+		{
+			name:     "Watchdog severity changed",
+			mutate:   replaceOnce("expr: vector(1)\n        labels:\n          severity: none", "expr: vector(1)\n        labels:\n          severity: info"),
+			testFile: "watchdog_test.yml",
+		},
+	}
+	root := repoRoot(t)
+	original := string(readFile(t, filepath.Join(root, "rules", rulesFile)))
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			mutated, err := tc.mutate(original)
+			if err != nil {
+				t.Fatalf("mutate %s: %v", rulesFile, err)
+			}
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, rulesFile), []byte(mutated), 0o644); err != nil {
+				t.Fatalf("write mutated rules: %v", err)
+			}
+			testsDir := filepath.Join(dir, "tests")
+			if err := os.Mkdir(testsDir, 0o755); err != nil {
+				t.Fatalf("create tests dir: %v", err)
+			}
+			src := readFile(t, filepath.Join(root, "rules", "tests", tc.testFile))
+			if err := os.WriteFile(filepath.Join(testsDir, tc.testFile), src, 0o644); err != nil {
+				t.Fatalf("copy %s: %v", tc.testFile, err)
+			}
+			// The mutant must still be a valid rule file, so that the failure
+			// below comes from the unit tests and not from a syntax error.
+			if out, err := promtool(t, dir, "check", "rules", rulesFile); err != nil {
+				t.Fatalf("mutated rules do not load: %v\n%s", err, out)
+			}
+			args := []string{"test", "rules"}
+			if tc.run != "" {
+				args = append(args, "--run="+tc.run)
+			}
+			out, err := promtool(t, testsDir, append(args, tc.testFile)...)
+			var exitErr *exec.ExitError
+			if !errors.As(err, &exitErr) {
+				t.Fatalf("%s passed with the mutation (err=%v):\n%s", tc.testFile, err, out)
+			}
+			if !strings.Contains(out, "FAILED") {
+				t.Fatalf("promtool exited with %v but reported no FAILED test:\n%s", err, out)
+			}
+		})
+	}
+}
+
+// promConfig is the part of prometheus.yml the contract fixes.
+type promConfig struct {
+	Global struct {
+		ScrapeInterval     string `yaml:"scrape_interval"`
+		EvaluationInterval string `yaml:"evaluation_interval"`
+	} `yaml:"global"`
+	RuleFiles []string `yaml:"rule_files"`
+	Alerting  struct {
+		Alertmanagers []struct {
+			StaticConfigs []struct {
+				Targets []string `yaml:"targets"`
+			} `yaml:"static_configs"`
+		} `yaml:"alertmanagers"`
+	} `yaml:"alerting"`
+	ScrapeConfigs []struct {
+		JobName       string `yaml:"job_name"`
+		StaticConfigs []struct {
+			Targets []string `yaml:"targets"`
+		} `yaml:"static_configs"`
+	} `yaml:"scrape_configs"`
+}
+
+// TestPrometheusConfigWiring pins what the compose stack relies on: the
+// job names and targets, rule files under the container mount, and
+// Alertmanager as the alerting target.
+func TestPrometheusConfigWiring(t *testing.T) {
+	var cfg promConfig
+	if err := yaml.Unmarshal(readFile(t, filepath.Join(repoRoot(t), "prometheus", "prometheus.yml")), &cfg); err != nil {
+		t.Fatalf("parse prometheus.yml: %v", err)
+	}
+	if cfg.Global.ScrapeInterval == "" || cfg.Global.EvaluationInterval == "" {
+		t.Errorf("global scrape_interval and evaluation_interval must be set, got %+v", cfg.Global)
+	}
+	if len(cfg.RuleFiles) == 0 {
+		t.Error("no rule_files")
+	}
+	for _, rf := range cfg.RuleFiles {
+		if !strings.HasPrefix(rf, containerRulesDir) {
+			t.Errorf("rule_files entry %q is not under the container mount %s", rf, containerRulesDir)
+		}
+	}
+	var amTargets []string
+	for _, am := range cfg.Alerting.Alertmanagers {
+		for _, sc := range am.StaticConfigs {
+			amTargets = append(amTargets, sc.Targets...)
+		}
+	}
+	if !slices.Equal(amTargets, []string{"alertmanager:9093"}) {
+		t.Errorf("alerting targets = %v, want [alertmanager:9093]", amTargets)
+	}
+	want := map[string][]string{
+		"ordersvc":     {"app:8080"},
+		"prometheus":   {"localhost:9090"},
+		"alertmanager": {"alertmanager:9093"},
+	}
+	got := map[string][]string{}
+	for _, sc := range cfg.ScrapeConfigs {
+		if _, dup := got[sc.JobName]; dup {
+			t.Errorf("job %q is defined twice", sc.JobName)
+		}
+		var targets []string
+		for _, st := range sc.StaticConfigs {
+			targets = append(targets, st.Targets...)
+		}
+		got[sc.JobName] = targets
+	}
+	for job, targets := range want {
+		if !slices.Equal(got[job], targets) {
+			t.Errorf("job %q targets = %v, want %v", job, got[job], targets)
+		}
+	}
+	for job := range got {
+		if _, ok := want[job]; !ok {
+			t.Errorf("unexpected scrape job %q", job)
+		}
+	}
+}
+
+// localConfig returns prometheus.yml with every rule_files entry moved from
+// the container mount (/etc/prometheus/rules/) to this checkout's rules/
+// directory. The rewrite goes through the YAML parser and touches nothing
+// but the rule_files scalars.
+func localConfig(t *testing.T, content []byte, rulesDir string) []byte {
+	t.Helper()
+	var doc yaml.Node
+	if err := yaml.Unmarshal(content, &doc); err != nil {
+		t.Fatalf("parse prometheus.yml: %v", err)
+	}
+	if doc.Kind != yaml.DocumentNode || len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
+		t.Fatal("prometheus.yml is not a YAML mapping")
+	}
+	top := doc.Content[0]
+	rewritten := 0
+	for i := 0; i+1 < len(top.Content); i += 2 {
+		if top.Content[i].Value != "rule_files" {
+			continue
+		}
+		for _, item := range top.Content[i+1].Content {
+			rest, ok := strings.CutPrefix(item.Value, containerRulesDir)
+			if !ok {
+				t.Fatalf("rule_files entry %q is not under %s", item.Value, containerRulesDir)
+			}
+			item.Value = filepath.Join(rulesDir, rest)
+			rewritten++
+		}
+	}
+	if rewritten == 0 {
+		t.Fatal("prometheus.yml has no rule_files to check")
+	}
+	out, err := yaml.Marshal(&doc)
+	if err != nil {
+		t.Fatalf("marshal rewritten prometheus.yml: %v", err)
+	}
+	return out
+}
+
+// TestPromtoolCheckConfig runs `promtool check config` on
+// prometheus/prometheus.yml. Its rule_files point into the container, so the
+// check runs on a temporary copy whose rule_files point at this checkout's
+// rules/ (the same directory docker-compose mounts); promtool then checks
+// the rule files too, and the test makes sure the glob finds all of them.
+func TestPromtoolCheckConfig(t *testing.T) {
+	root := repoRoot(t)
+	rulesDir := filepath.Join(root, "rules")
+	content := readFile(t, filepath.Join(root, "prometheus", "prometheus.yml"))
+	local := localConfig(t, content, rulesDir)
+
+	var cfg promConfig
+	if err := yaml.Unmarshal(local, &cfg); err != nil {
+		t.Fatalf("parse rewritten config: %v", err)
+	}
+	var matched []string
+	for _, pattern := range cfg.RuleFiles {
+		m, err := filepath.Glob(pattern)
+		if err != nil {
+			t.Fatalf("glob %q: %v", pattern, err)
+		}
+		matched = append(matched, m...)
+	}
+	slices.Sort(matched)
+	if want := ruleFiles(t); !slices.Equal(matched, want) {
+		t.Fatalf("rule_files match %v, want exactly the rule files %v", matched, want)
+	}
+
+	dir := t.TempDir()
+	path := filepath.Join(dir, "prometheus.yml")
+	if err := os.WriteFile(path, local, 0o644); err != nil {
+		t.Fatalf("write config copy: %v", err)
+	}
+	out, err := promtool(t, dir, "check", "config", path)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	for _, f := range matched {
+		if !strings.Contains(out, "Checking "+f) {
+			t.Errorf("promtool did not check rule file %s:\n%s", f, out)
+		}
+	}
+	t.Logf("%s", out)
+}
