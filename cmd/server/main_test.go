@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -161,4 +162,34 @@ func (b *lockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+func TestHealthcheckSubcommand(t *testing.T) {
+	srv := httptestServer(t, 200)
+	var out bytes.Buffer
+	if code := healthcheck(env(map[string]string{"HTTP_ADDR": srv}), &out); code != 0 {
+		t.Errorf("ready server: exit %d (%s)", code, out.String())
+	}
+	down := httptestServer(t, 503)
+	if code := healthcheck(env(map[string]string{"HTTP_ADDR": down}), &out); code != 1 {
+		t.Errorf("draining server: exit %d", code)
+	}
+	if code := healthcheck(env(map[string]string{"HTTP_ADDR": "nonsense"}), &out); code != 2 {
+		t.Errorf("bad HTTP_ADDR: exit %d", code)
+	}
+}
+
+// httptestServer serves /readyz with status on 127.0.0.1 and returns
+// ":port", as HTTP_ADDR would be set.
+func httptestServer(t *testing.T, status int) string {
+	t.Helper()
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/readyz" {
+			w.WriteHeader(404)
+			return
+		}
+		w.WriteHeader(status)
+	}))
+	t.Cleanup(s.Close)
+	return ":" + s.URL[strings.LastIndex(s.URL, ":")+1:]
 }
