@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 )
@@ -43,7 +44,7 @@ func newConfig() *config {
 
 // finish validates the parsed flags and fills the derived fields. args
 // are the positional arguments (none are accepted); getenv supplies
-// ADMIN_TOKEN when -admin-token is not given.
+// ADMIN_TOKEN (or ADMIN_TOKEN_FILE) when -admin-token is not given.
 func (c *config) finish(args []string, getenv func(string) string) error {
 	if len(args) > 0 {
 		return fmt.Errorf("unexpected argument %q (flags only)", args[0])
@@ -73,6 +74,14 @@ func (c *config) finish(args []string, getenv func(string) string) error {
 	}
 	if c.adminToken == "" {
 		c.adminToken = getenv("ADMIN_TOKEN")
+	}
+	if path := getenv("ADMIN_TOKEN_FILE"); c.adminToken == "" && path != "" {
+		// The compose stack hands the token over as a secret file.
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return fmt.Errorf("ADMIN_TOKEN_FILE: %w", err)
+		}
+		c.adminToken = strings.TrimSpace(string(b))
 	}
 	if c.rawFaults != "" {
 		if c.faults, err = parseFaults(c.rawFaults); err != nil {

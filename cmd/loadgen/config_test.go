@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -173,5 +175,29 @@ func TestDescribe(t *testing.T) {
 		if strings.Contains(got, "tok") {
 			t.Errorf("describe() shows the admin token: %q", got)
 		}
+	}
+}
+
+func TestAdminTokenFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "admin_token")
+	if err := os.WriteFile(path, []byte("from-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := newConfig()
+	fs := newFlagSet(c)
+	if err := fs.Parse([]string{"-faults", `{"error_rate":0.1}`}); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"ADMIN_TOKEN_FILE": path}
+	if err := c.finish(nil, func(k string) string { return env[k] }); err != nil {
+		t.Fatal(err)
+	}
+	if c.adminToken != "from-file" {
+		t.Errorf("admin token = %q, want from-file", c.adminToken)
+	}
+	env["ADMIN_TOKEN_FILE"] = filepath.Join(t.TempDir(), "missing")
+	c2 := newConfig()
+	if err := c2.finish(nil, func(k string) string { return env[k] }); err == nil {
+		t.Error("a missing ADMIN_TOKEN_FILE was accepted")
 	}
 }

@@ -32,7 +32,7 @@ func newFlagSet(c *config) *flag.FlagSet {
 	fs.Var(&o.Mix, "mix", "relative weights of the request kinds, as a `list` orders=N,reads=N,junk=N")
 	fs.Float64Var(&o.IdempotencyShare, "idempotency", o.IdempotencyShare, "share (0..1) of orders sent with an Idempotency-Key")
 	fs.Uint64Var(&o.Seed, "seed", 0, "seed of the request generators; 0 = random")
-	fs.StringVar(&c.adminToken, "admin-token", "", "admin bearer token for -faults (default $ADMIN_TOKEN)")
+	fs.StringVar(&c.adminToken, "admin-token", "", "admin bearer token for -faults (default $ADMIN_TOKEN, or the file named by $ADMIN_TOKEN_FILE)")
 	fs.StringVar(&c.rawFaults, "faults", "", "JSON object to PUT to /admin/faults before the run; {} is PUT after it")
 	fs.BoolVar(&c.jsonOut, "json", false, "print the final report as JSON")
 	fs.BoolVar(&c.progress, "progress", c.progress, "print a progress line every second to stderr")
