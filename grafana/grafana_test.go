@@ -647,7 +647,7 @@ func TestServiceDashboardContent(t *testing.T) {
 		{"responses/min by status code", "timeseries", `^sum by \(status_code\) \(rate\(http_requests_total.*\* 60$`},
 		{"total requests over the range", "", `increase\(http_requests_total\{[^}]*\}\[\$__range\]\)`},
 		{"hourly increase by endpoint", "timeseries", `^sum by \(endpoint\) \(increase\(http_requests_total\{[^}]*\}\[\$__interval\]\)\)$`},
-		{"average processing time", "", `^sum by \(endpoint\) \(rate\(http_request_duration_seconds_sum.*\) / sum by \(endpoint\) \(rate\(http_request_duration_seconds_count`},
+		{"average processing time", "", `^sum by \(endpoint\) \(rate\(http_request_duration_seconds_sum.*\) / \(?sum by \(endpoint\) \(rate\(http_request_duration_seconds_count`},
 		{"db p99 by operation/table", "", `^histogram_quantile\(0\.99, sum by \(operation, table, le\) \(rate\(db_query_duration_seconds_bucket`},
 	}
 	for _, tt := range tests {
