@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"net"
 	"net/url"
@@ -55,19 +54,8 @@ func (c *config) finish(args []string, getenv func(string) string) error {
 	}
 	c.opts.BaseURL = u
 	o := &c.opts
-	switch {
-	case math.IsNaN(o.Rate) || math.IsInf(o.Rate, 0) || o.Rate < 0 || o.Rate > maxRate:
-		return fmt.Errorf("-rate %g: want 0 (flat out) up to %g requests/s", o.Rate, float64(maxRate))
-	case o.Concurrency < 0 || o.Concurrency > maxConcurrency:
-		return fmt.Errorf("-concurrency %d: want 1..%d, or 0 for auto", o.Concurrency, maxConcurrency)
-	case o.Duration < 0:
-		return fmt.Errorf("-duration %v: want ≥ 0 (0 = no limit)", o.Duration)
-	case o.Requests < 0:
-		return fmt.Errorf("-requests %d: want ≥ 0 (0 = no limit)", o.Requests)
-	case o.Timeout <= 0:
-		return fmt.Errorf("-timeout %v: want > 0", o.Timeout)
-	case !(o.IdempotencyShare >= 0 && o.IdempotencyShare <= 1):
-		return fmt.Errorf("-idempotency %g: want a share in 0..1", o.IdempotencyShare)
+	if err := o.validate(); err != nil {
+		return fmt.Errorf("-%w", err)
 	}
 	if o.Seed == 0 {
 		o.Seed = rand.Uint64() // printed at the start, so the run can be repeated
@@ -90,9 +78,6 @@ func (c *config) finish(args []string, getenv func(string) string) error {
 		if c.adminToken == "" {
 			return errors.New("-faults needs -admin-token (or ADMIN_TOKEN)")
 		}
-	}
-	if err := o.validate(); err != nil { // the checks above should cover it
-		return err
 	}
 	return nil
 }

@@ -63,33 +63,35 @@ func (o *Options) concurrency() int {
 	return int(min(max(math.Ceil(o.Rate*o.Timeout.Seconds()), 1), maxConcurrency))
 }
 
-// validate reports the first invalid option.
+// validate reports the first invalid option. Messages start with the
+// option's flag name, so the command can prefix a dash and show them as
+// they are.
 func (o *Options) validate() error {
 	switch {
 	case o.BaseURL == nil || o.BaseURL.Host == "":
-		return errors.New("no target URL")
+		return errors.New("url: no target URL")
 	case o.BaseURL.Scheme != "http" && o.BaseURL.Scheme != "https":
-		return fmt.Errorf("target URL scheme %q, want http or https", o.BaseURL.Scheme)
+		return fmt.Errorf("url: scheme %q, want http or https", o.BaseURL.Scheme)
 	case math.IsNaN(o.Rate) || o.Rate < 0 || o.Rate > maxRate:
-		return fmt.Errorf("rate %g outside 0..%g", o.Rate, float64(maxRate))
+		return fmt.Errorf("rate %g: want 0 (flat out) up to %g requests/s", o.Rate, float64(maxRate))
 	case o.Concurrency < 0 || o.Concurrency > maxConcurrency:
-		return fmt.Errorf("concurrency %d outside 1..%d (0 = auto)", o.Concurrency, maxConcurrency)
+		return fmt.Errorf("concurrency %d: want 1..%d, or 0 for auto", o.Concurrency, maxConcurrency)
 	case o.Duration < 0:
-		return fmt.Errorf("negative duration %v", o.Duration)
+		return fmt.Errorf("duration %v: want ≥ 0 (0 = no limit)", o.Duration)
 	case o.Requests < 0:
-		return fmt.Errorf("negative request count %d", o.Requests)
+		return fmt.Errorf("requests %d: want ≥ 0 (0 = no limit)", o.Requests)
 	case o.Timeout <= 0:
-		return fmt.Errorf("timeout %v, want > 0", o.Timeout)
+		return fmt.Errorf("timeout %v: want > 0", o.Timeout)
 	case o.Mix.total() <= 0:
-		return errors.New("mix has no positive weight")
+		return errors.New("mix: no positive weight")
 	case !(o.IdempotencyShare >= 0 && o.IdempotencyShare <= 1):
-		return fmt.Errorf("idempotency share %g outside 0..1", o.IdempotencyShare)
+		return fmt.Errorf("idempotency %g: want a share in 0..1", o.IdempotencyShare)
 	case o.ProgressInterval < 0:
-		return fmt.Errorf("negative progress interval %v", o.ProgressInterval)
+		return fmt.Errorf("progress interval %v: want ≥ 0", o.ProgressInterval)
 	}
 	for _, w := range o.Mix {
 		if w < 0 || w > maxWeight {
-			return fmt.Errorf("mix weight %d outside 0..%d", w, maxWeight)
+			return fmt.Errorf("mix: weight %d outside 0..%d", w, maxWeight)
 		}
 	}
 	return nil
