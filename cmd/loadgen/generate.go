@@ -69,28 +69,46 @@ type memory struct {
 	seq   atomic.Uint64 // key sequence
 
 	mu    sync.Mutex
-	ids   [idRing]string
-	nIDs  int // ids held, ≤ idRing
-	idPos int // next slot to overwrite
-	keyed [keyRing]keyedOrder
-	nKeys int
-	kPos  int
+	ids   ring[string]
+	keyed ring[keyedOrder]
+}
+
+// ring keeps the last len(slots) values added, overwriting the oldest.
+type ring[T any] struct {
+	slots []T
+	n     int // values held, ≤ len(slots)
+	pos   int // next slot to overwrite
+}
+
+func newRing[T any](size int) ring[T] { return ring[T]{slots: make([]T, size)} }
+
+func (r *ring[T]) add(v T) {
+	r.slots[r.pos] = v
+	r.pos = (r.pos + 1) % len(r.slots)
+	r.n = min(r.n+1, len(r.slots))
+}
+
+// pick returns the held value chosen by the random number x, if any.
+func (r *ring[T]) pick(x uint64) (T, bool) {
+	if r.n == 0 {
+		var zero T
+		return zero, false
+	}
+	return r.slots[x%uint64(r.n)], true
 }
 
 // newMemory returns an empty memory with a random key prefix.
 func newMemory() *memory {
 	var b [6]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go ≥ 1.24)
-	return &memory{nonce: hex.EncodeToString(b[:])}
+	return &memory{nonce: hex.EncodeToString(b[:]), ids: newRing[string](idRing), keyed: newRing[keyedOrder](keyRing)}
 }
 
 // addID remembers the id of a created order, evicting the oldest.
 func (m *memory) addID(id string) {
 	m.mu.Lock()
-	m.ids[m.idPos] = id
-	m.idPos = (m.idPos + 1) % idRing
-	m.nIDs = min(m.nIDs+1, idRing)
-	m.mu.Unlock()
+	defer m.mu.Unlock()
+	m.ids.add(id)
 }
 
 // randomID returns a remembered order id chosen by the random number r,
@@ -98,10 +116,7 @@ func (m *memory) addID(id string) {
 func (m *memory) randomID(r uint64) (string, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.nIDs == 0 {
-		return "", false
-	}
-	return m.ids[r%uint64(m.nIDs)], true
+	return m.ids.pick(r)
 }
 
 // newKey returns a fresh Idempotency-Key.
@@ -112,10 +127,8 @@ func (m *memory) newKey() string {
 // addKeyed remembers a keyed order for later replay, evicting the oldest.
 func (m *memory) addKeyed(o keyedOrder) {
 	m.mu.Lock()
-	m.keyed[m.kPos] = o
-	m.kPos = (m.kPos + 1) % keyRing
-	m.nKeys = min(m.nKeys+1, keyRing)
-	m.mu.Unlock()
+	defer m.mu.Unlock()
+	m.keyed.add(o)
 }
 
 // randomKeyed returns a remembered keyed order chosen by the random
@@ -123,10 +136,7 @@ func (m *memory) addKeyed(o keyedOrder) {
 func (m *memory) randomKeyed(r uint64) (keyedOrder, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.nKeys == 0 {
-		return keyedOrder{}, false
-	}
-	return m.keyed[r%uint64(m.nKeys)], true
+	return m.keyed.pick(r)
 }
 
 // generator draws requests. Each goroutine that generates owns one. It
