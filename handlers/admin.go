@@ -22,8 +22,7 @@ func bearerAuth(token, feature, envVar string, disabledStatus int) gin.HandlerFu
 	want := sha256.Sum256([]byte(token))
 	return func(c *gin.Context) {
 		if token == "" {
-			c.Abort()
-			problem.Write(c.Writer, problem.New(disabledStatus, "feature-disabled",
+			abortWith(c, problem.New(disabledStatus, "feature-disabled",
 				fmt.Sprintf("the %s is disabled: set %s to enable it", feature, envVar)))
 			return
 		}
@@ -31,8 +30,7 @@ func bearerAuth(token, feature, envVar string, disabledStatus int) gin.HandlerFu
 		gotSum := sha256.Sum256([]byte(got))
 		if !ok || subtle.ConstantTimeCompare(want[:], gotSum[:]) != 1 {
 			c.Header("WWW-Authenticate", `Bearer realm="ordersvc"`)
-			c.Abort()
-			problem.Write(c.Writer, problem.New(http.StatusUnauthorized, "unauthorized", "a valid bearer token is required"))
+			abortWith(c, problem.New(http.StatusUnauthorized, "unauthorized", "a valid bearer token is required"))
 			return
 		}
 	}
@@ -58,6 +56,5 @@ func (h *api) putFaults(c *gin.Context) {
 			return
 		}
 	}
-	c.Abort()
-	problem.Write(c.Writer, *p)
+	abortWith(c, *p)
 }

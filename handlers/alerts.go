@@ -126,15 +126,13 @@ func (h *api) receiveAlerts(c *gin.Context) {
 			body, p = readBodyLimited(c, maxWebhookBody)
 		}
 		if p != nil {
-			c.Abort()
-			problem.Write(c.Writer, *p)
+			abortWith(c, *p)
 			return
 		}
 	}
 	n, p := DecodeWebhook(body)
 	if p != nil {
-		c.Abort()
-		problem.Write(c.Writer, *p)
+		abortWith(c, *p)
 		return
 	}
 	changes, err := h.Alerts.RecordAlerts(c.Request.Context(), n, time.Now())

@@ -7,7 +7,6 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/ordersvc/ordersvc"
-	"github.com/ordersvc/ordersvc/problem"
 )
 
 // productRequest is the body of PUT /inventory/:product_id.
@@ -32,14 +31,12 @@ func (h *api) listInventory(c *gin.Context) {
 func (h *api) putProduct(c *gin.Context) {
 	body, p := readJSONBody(c, maxAdminBody)
 	if p != nil {
-		c.Abort()
-		problem.Write(c.Writer, *p)
+		abortWith(c, *p)
 		return
 	}
 	var req productRequest
 	if p := decodeObject(body, &req, false); p != nil {
-		c.Abort()
-		problem.Write(c.Writer, *p)
+		abortWith(c, *p)
 		return
 	}
 	var errs []ordersvc.FieldError

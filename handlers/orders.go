@@ -73,8 +73,7 @@ func (h *api) createOrder(c *gin.Context) {
 		}
 	}
 	h.Metrics.OrderRejected(metrics.ReasonInvalid)
-	c.Abort()
-	problem.Write(c.Writer, *p)
+	abortWith(c, *p)
 }
 
 func (h *api) placeOrder(c *gin.Context, n ordersvc.NewOrder) {

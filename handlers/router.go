@@ -148,6 +148,11 @@ func (h *api) fail(c *gin.Context, err error) {
 			slog.String("endpoint", c.FullPath()),
 			slog.String("error", err.Error()))
 	}
+	abortWith(c, p)
+}
+
+// abortWith stops the chain and answers with p.
+func abortWith(c *gin.Context, p problem.Details) {
 	c.Abort()
 	problem.Write(c.Writer, p)
 }
