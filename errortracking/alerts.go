@@ -7,6 +7,7 @@ import (
 	"github.com/getsentry/sentry-go"
 
 	"github.com/ordersvc/ordersvc"
+	"github.com/ordersvc/ordersvc/internal/httpx"
 )
 
 // Bounds on what an alert puts into a Sentry event.
@@ -35,11 +36,11 @@ func AlertEvent(a ordersvc.Alert, groupLabels map[string]string) *sentry.Event {
 	ev := sentry.NewEvent()
 	ev.Level = sentry.LevelError
 	ev.Logger = "alertmanager"
-	ev.Message = truncateTo("["+a.Status+"] "+name+": "+a.Annotations["summary"], maxValueLen)
+	ev.Message = httpx.Clip("["+a.Status+"] "+name+": "+a.Annotations["summary"], maxValueLen)
 	ev.Fingerprint = []string{"alertmanager", name}
 	for _, k := range sortedKeys(groupLabels) {
 		if k != "alertname" {
-			ev.Fingerprint = append(ev.Fingerprint, truncateTo(groupLabels[k], maxAlertTagValue))
+			ev.Fingerprint = append(ev.Fingerprint, httpx.Clip(groupLabels[k], maxAlertTagValue))
 		}
 	}
 	ev.Tags = map[string]string{"source": "alertmanager", "alert_fingerprint": a.Fingerprint}
@@ -47,7 +48,7 @@ func AlertEvent(a ordersvc.Alert, groupLabels map[string]string) *sentry.Event {
 		if len(ev.Tags) >= maxAlertTags {
 			break
 		}
-		ev.Tags[truncateTo(k, 32)] = truncateTo(a.Labels[k], maxAlertTagValue)
+		ev.Tags[httpx.Clip(k, 32)] = httpx.Clip(a.Labels[k], maxAlertTagValue)
 	}
 	alert := sentry.Context{
 		"status":        a.Status,
@@ -58,7 +59,7 @@ func AlertEvent(a ordersvc.Alert, groupLabels map[string]string) *sentry.Event {
 		if len(alert) >= maxAlertTags {
 			break
 		}
-		alert["annotation."+truncateTo(k, 32)] = truncate(a.Annotations[k])
+		alert["annotation."+httpx.Clip(k, 32)] = truncate(a.Annotations[k])
 	}
 	ev.Contexts["alert"] = alert
 	return ev

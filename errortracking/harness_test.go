@@ -60,14 +60,13 @@ func newHarness(t *testing.T, opts errortracking.Options) *harness {
 		t.Fatalf("metrics.New: %v", err)
 	}
 	logger := slog.New(slog.DiscardHandler)
-	opts.Logger, opts.Panics, opts.Registerer = logger, m, h.reg
+	opts.Logger, opts.Panics, opts.Registerer, opts.RequestTags = logger, m, h.reg, handlers.ErrorTags
 	h.tracker, err = errortracking.New(opts)
 	if err != nil {
 		t.Fatalf("errortracking.New: %v", err)
 	}
 	t.Cleanup(h.tracker.Close)
 
-	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
 	e.ContextWithFallback = true
@@ -76,7 +75,7 @@ func newHarness(t *testing.T, opts errortracking.Options) *harness {
 		if strings.HasPrefix(c.Request.URL.Path, "/nowhere-panic") {
 			panic("no route and a panic")
 		}
-		problem.Write(c.Writer, problem.New(http.StatusNotFound, "not-found", "no route"))
+		problem.Write(c.Writer, c.Request, problem.New(http.StatusNotFound, "not-found", "no route"))
 	})
 	routes := []struct {
 		method, path string
@@ -107,7 +106,7 @@ func orderHandler(c *gin.Context) {
 		panic("boom " + id)
 	case strings.HasPrefix(id, "fail"):
 		_ = c.Error(fmt.Errorf("load order %s: %w", id, errDB))
-		problem.Write(c.Writer, problem.New(http.StatusInternalServerError, "internal", "an unexpected error occurred"))
+		problem.Write(c.Writer, c.Request, problem.New(http.StatusInternalServerError, "internal", "an unexpected error occurred"))
 	default:
 		c.JSON(http.StatusOK, gin.H{"id": id})
 	}
@@ -115,9 +114,9 @@ func orderHandler(c *gin.Context) {
 
 // createOrderHandler learns an order id, then fails.
 func createOrderHandler(c *gin.Context) {
-	errortracking.SetOrderID(c, "ord_0123456789abcdef")
+	handlers.SetOrderID(c, "ord_0123456789abcdef")
 	_ = c.Error(fmt.Errorf("commit order: %w", errDB))
-	problem.Write(c.Writer, problem.New(http.StatusInternalServerError, "internal", "an unexpected error occurred"))
+	problem.Write(c.Writer, c.Request, problem.New(http.StatusInternalServerError, "internal", "an unexpected error occurred"))
 }
 
 func panicErrorHandler(*gin.Context) {
@@ -133,7 +132,7 @@ func statusHandler(c *gin.Context) {
 	if c.Query("attach") == "1" {
 		_ = c.Error(fmt.Errorf("status %d: %w", code, errDB))
 	}
-	problem.Write(c.Writer, problem.New(code, "test", "test status"))
+	problem.Write(c.Writer, c.Request, problem.New(code, "test", "test status"))
 }
 
 func okHandler(c *gin.Context) { c.String(http.StatusOK, "ok") }
@@ -148,7 +147,7 @@ func secretHandler(c *gin.Context) {
 		span.Description = "query with " + adminToken
 	}
 	_ = c.Error(fmt.Errorf("connect with %s and %s (body %d bytes): %w", adminToken, c.Query("dsn"), len(body), errDB))
-	problem.Write(c.Writer, problem.New(http.StatusInternalServerError, "internal", "an unexpected error occurred"))
+	problem.Write(c.Writer, c.Request, problem.New(http.StatusInternalServerError, "internal", "an unexpected error occurred"))
 }
 
 func secretPanicHandler(c *gin.Context) {

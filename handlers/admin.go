@@ -45,7 +45,7 @@ func (h *api) putFaults(c *gin.Context) {
 	if p == nil {
 		var cfg faults.Config
 		if p = decodeObject(body, &cfg, false); p == nil {
-			if err := cfg.Validate(FaultableRoutes); err != nil {
+			if err := cfg.Validate(FaultableRoutes()); err != nil {
 				h.fail(c, ordersvc.WrapError(ordersvc.KindInvalid, err, err.Error()))
 				return
 			}

@@ -6,6 +6,7 @@ package handlers
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"sync/atomic"
@@ -15,6 +16,7 @@ import (
 	"github.com/ordersvc/ordersvc"
 	"github.com/ordersvc/ordersvc/errortracking"
 	"github.com/ordersvc/ordersvc/faults"
+	"github.com/ordersvc/ordersvc/internal/httpx"
 	"github.com/ordersvc/ordersvc/metrics"
 	"github.com/ordersvc/ordersvc/problem"
 )
@@ -48,9 +50,12 @@ type Deps struct {
 	WebhookToken string
 }
 
-// FaultableRoutes are the business route templates fault injection may
-// touch; metrics, health, admin and webhook routes never are.
-var FaultableRoutes = []string{"/orders", "/orders/:id", "/inventory", "/reports/summary"}
+// FaultableRoutes returns the business route templates fault injection may
+// touch; metrics, health, admin and webhook routes never are. It returns a
+// new slice on every call, so no caller can change the set for another.
+func FaultableRoutes() []string {
+	return []string{"/orders", "/orders/:id", "/inventory", "/reports/summary"}
+}
 
 // StackOptions are the parts of the middleware stack.
 type StackOptions struct {
@@ -70,7 +75,7 @@ func Middleware(o StackOptions) []gin.HandlerFunc {
 		accessLog(o.Logger),
 		o.Metrics.Middleware(),
 		o.Tracker.Middleware(),
-		o.Faults.Middleware(FaultableRoutes),
+		o.Faults.Middleware(FaultableRoutes()),
 	}
 }
 
@@ -83,7 +88,8 @@ type route struct {
 	handlers []gin.HandlerFunc
 }
 
-// NewRouter builds the gin engine with every route of the API.
+// NewRouter builds the gin engine with every route of the API. It leaves
+// gin's process-wide mode alone: that is the main package's to set.
 func NewRouter(d Deps) *gin.Engine {
 	if d.Logger == nil {
 		d.Logger = slog.Default()
@@ -91,7 +97,6 @@ func NewRouter(d Deps) *gin.Engine {
 	if d.Faults == nil {
 		d.Faults = &faults.Injector{}
 	}
-	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
 	// Strict routing: no redirects that would hide client mistakes, and a
 	// real 405 for a known path with the wrong method.
@@ -101,10 +106,10 @@ func NewRouter(d Deps) *gin.Engine {
 	e.ContextWithFallback = true
 	e.Use(Middleware(StackOptions{Logger: d.Logger, Metrics: d.Metrics.HTTP, Tracker: d.Tracker, Faults: d.Faults})...)
 	e.NoRoute(func(c *gin.Context) {
-		problem.Write(c.Writer, problem.New(http.StatusNotFound, "not-found", "no route for this path"))
+		problem.Write(c.Writer, c.Request, problem.New(http.StatusNotFound, "not-found", "no route for this path"))
 	})
 	e.NoMethod(func(c *gin.Context) {
-		problem.Write(c.Writer, problem.New(http.StatusMethodNotAllowed, "method-not-allowed", "this path does not support the method"))
+		problem.Write(c.Writer, c.Request, problem.New(http.StatusMethodNotAllowed, "method-not-allowed", "this path does not support the method"))
 	})
 
 	h := &api{Deps: d}
@@ -144,7 +149,7 @@ func (h *api) fail(c *gin.Context, err error) {
 	if p.Status >= 500 {
 		_ = c.Error(err)
 		h.Logger.LogAttrs(c.Request.Context(), slog.LevelError, "request failed",
-			slog.String("request_id", requestIDOf(c)),
+			slog.String("request_id", httpx.RequestID(c.Request.Context())),
 			slog.String("endpoint", c.FullPath()),
 			slog.String("error", err.Error()))
 	}
@@ -154,12 +159,12 @@ func (h *api) fail(c *gin.Context, err error) {
 // abortWith stops the chain and answers with p.
 func abortWith(c *gin.Context, p problem.Details) {
 	c.Abort()
-	problem.Write(c.Writer, p)
+	problem.Write(c.Writer, c.Request, p)
 }
 
 // promLogger adapts slog to promhttp's error log.
 type promLogger struct{ l *slog.Logger }
 
 func (p promLogger) Println(v ...any) {
-	p.l.Warn("metrics exposition", slog.String("error", sprint(v...)))
+	p.l.Warn("metrics exposition", slog.String("error", fmt.Sprint(v...)))
 }

@@ -7,39 +7,13 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ordersvc/ordersvc/internal/httpx"
 )
 
-// Unmatched is the endpoint label of requests that matched no route (404, 405).
-const Unmatched = "unmatched"
-
-// methods is the closed set of the method label; anything else is OTHER.
-var methods = [...]string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "CONNECT", "OPTIONS", "TRACE", "OTHER"}
-
-const methodOther = len(methods) - 1
-
-func methodIndex(m string) int {
-	switch m {
-	case "GET":
-		return 0
-	case "HEAD":
-		return 1
-	case "POST":
-		return 2
-	case "PUT":
-		return 3
-	case "PATCH":
-		return 4
-	case "DELETE":
-		return 5
-	case "CONNECT":
-		return 6
-	case "OPTIONS":
-		return 7
-	case "TRACE":
-		return 8
-	}
-	return methodOther
-}
+// Unmatched is the endpoint label of requests that matched no route (404,
+// 405): httpx's word, named here for the package's own callers.
+const Unmatched = httpx.Unmatched
 
 // HTTPMetrics is the RED middleware's state.
 //
@@ -53,12 +27,11 @@ type HTTPMetrics struct {
 	inFlight prometheus.Gauge
 
 	endpoints sync.Map // route template → *endpointMetrics
-	skip      map[string]struct{}
 }
 
 type endpointMetrics struct {
 	name    string
-	methods [len(methods)]atomic.Pointer[methodMetrics]
+	methods [httpx.NumMethods]atomic.Pointer[methodMetrics]
 }
 
 type methodMetrics struct {
@@ -80,21 +53,15 @@ func newHTTPMetrics() *HTTPMetrics {
 		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "http_requests_in_flight", Help: "HTTP requests being served now.",
 		}),
-		// Scrapes and probes are not traffic: counting them would dilute
-		// error ratios and latency percentiles.
-		skip: map[string]struct{}{"/metrics": {}, "/healthz": {}, "/readyz": {}},
 	}
 }
 
-func (h *HTTPMetrics) skipped(endpoint string) bool {
-	_, ok := h.skip[endpoint]
-	return ok
-}
+// skipped reports whether a route is not counted: scrapes and probes are
+// not traffic.
+func (h *HTTPMetrics) skipped(endpoint string) bool { return httpx.IsProbe(endpoint) }
 
 func (h *HTTPMetrics) endpoint(path string) *endpointMetrics {
-	if path == "" {
-		path = Unmatched
-	}
+	path = httpx.RouteLabel(path)
 	if e, ok := h.endpoints.Load(path); ok {
 		return e.(*endpointMetrics)
 	}
@@ -106,7 +73,7 @@ func (h *HTTPMetrics) method(e *endpointMetrics, idx int) *methodMetrics {
 	if m := e.methods[idx].Load(); m != nil {
 		return m
 	}
-	m := &methodMetrics{duration: h.duration.WithLabelValues(methods[idx], e.name)}
+	m := &methodMetrics{duration: h.duration.WithLabelValues(httpx.MethodLabel(idx), e.name)}
 	if e.methods[idx].CompareAndSwap(nil, m) {
 		return m
 	}
@@ -115,13 +82,13 @@ func (h *HTTPMetrics) method(e *endpointMetrics, idx int) *methodMetrics {
 
 func (h *HTTPMetrics) counter(e *endpointMetrics, mm *methodMetrics, idx, status int) prometheus.Counter {
 	if status < 100 || status >= 600 {
-		return h.requests.WithLabelValues(methods[idx], e.name, statusLabel(status))
+		return h.requests.WithLabelValues(httpx.MethodLabel(idx), e.name, statusLabel(status))
 	}
 	slot := &mm.statuses[status-100]
 	if ref := slot.Load(); ref != nil {
 		return ref.c
 	}
-	ref := &counterRef{c: h.requests.WithLabelValues(methods[idx], e.name, statusLabel(status))}
+	ref := &counterRef{c: h.requests.WithLabelValues(httpx.MethodLabel(idx), e.name, statusLabel(status))}
 	slot.CompareAndSwap(nil, ref)
 	return slot.Load().c
 }
@@ -131,7 +98,7 @@ func (h *HTTPMetrics) initRoute(method, endpoint string, statuses []int) {
 		return
 	}
 	e := h.endpoint(endpoint)
-	idx := methodIndex(method)
+	idx := httpx.MethodIndex(method)
 	mm := h.method(e, idx)
 	for _, s := range statuses {
 		h.counter(e, mm, idx, s)
@@ -145,7 +112,7 @@ func (h *HTTPMetrics) initRoute(method, endpoint string, statuses []int) {
 func (h *HTTPMetrics) Middleware() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		path := c.FullPath()
-		if _, skip := h.skip[path]; skip {
+		if httpx.IsProbe(path) {
 			c.Next()
 			return
 		}
@@ -158,7 +125,7 @@ func (h *HTTPMetrics) Middleware() gin.HandlerFunc {
 				status = 500
 			}
 			e := h.endpoint(path)
-			idx := methodIndex(c.Request.Method)
+			idx := httpx.MethodIndex(c.Request.Method)
 			mm := h.method(e, idx)
 			mm.duration.Observe(time.Since(start).Seconds())
 			h.counter(e, mm, idx, status).Inc()

@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/ordersvc/ordersvc"
+	"github.com/ordersvc/ordersvc/internal/httpx"
 )
 
 // ContentType is the media type of a problem document.
@@ -32,11 +33,11 @@ func New(status int, slug, detail string) Details {
 	return Details{Type: TypeBase + slug, Title: http.StatusText(status), Status: status, Detail: detail}
 }
 
-// Write sends p on w. The request id, when the response carries one, is
-// copied into the body so a user can quote it.
-func Write(w http.ResponseWriter, p Details) {
-	if p.RequestID == "" {
-		p.RequestID = w.Header().Get("X-Request-Id")
+// Write sends p on w as the answer to r. The request's id, when it has
+// one, is copied into the body so a user can quote it.
+func Write(w http.ResponseWriter, r *http.Request, p Details) {
+	if p.RequestID == "" && r != nil {
+		p.RequestID = httpx.RequestID(r.Context())
 	}
 	body, err := json.Marshal(p)
 	if err != nil { // cannot happen for these field types; keep a valid reply anyway

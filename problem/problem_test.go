@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/ordersvc/ordersvc"
+	"github.com/ordersvc/ordersvc/internal/httpx"
 )
 
 func TestFromError(t *testing.T) {
@@ -36,8 +37,11 @@ func TestFromError(t *testing.T) {
 
 func TestWrite(t *testing.T) {
 	w := httptest.NewRecorder()
-	w.Header().Set("X-Request-Id", "req-1")
-	Write(w, New(409, "conflict", "no stock"))
+	// The id comes from the request's context, never from a response header.
+	w.Header().Set("X-Request-Id", "from-the-header")
+	r := httptest.NewRequest("GET", "/", nil)
+	r = r.WithContext(httpx.WithRequestID(r.Context(), "req-1"))
+	Write(w, r, New(409, "conflict", "no stock"))
 	if w.Code != 409 || w.Header().Get("Content-Type") != ContentType {
 		t.Fatalf("status %d, content type %q", w.Code, w.Header().Get("Content-Type"))
 	}

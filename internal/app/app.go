@@ -1,0 +1,286 @@
+// Package app assembles the whole service once: the store chosen from
+// DATABASE_URL, the metrics registry, error tracking, fault injection, the
+// router and the HTTP server, with the order in which they start and stop.
+// The server's main, the tests and the benchmarks all build the service
+// through New, so there is one wiring to read and to change.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ordersvc/ordersvc"
+	"github.com/ordersvc/ordersvc/config"
+	"github.com/ordersvc/ordersvc/errortracking"
+	"github.com/ordersvc/ordersvc/faults"
+	"github.com/ordersvc/ordersvc/handlers"
+	"github.com/ordersvc/ordersvc/metrics"
+	"github.com/ordersvc/ordersvc/sqlite"
+)
+
+// Server timeouts. WriteTimeout stays above the largest injected latency,
+// so a faulted request is slow rather than cut off.
+const (
+	readHeaderTimeout = 5 * time.Second
+	readTimeout       = 30 * time.Second
+	writeTimeout      = 90 * time.Second
+	idleTimeout       = 120 * time.Second
+	maxHeaderBytes    = 64 << 10
+)
+
+// Store is everything the service needs from its database.
+type Store interface {
+	ordersvc.OrderService
+	ordersvc.InventoryService
+	ordersvc.ReportService
+	ordersvc.AlertService
+	// Ping checks that the database answers; /readyz uses it.
+	Ping(ctx context.Context) error
+	// SeedIfEmpty stores products when the catalog is empty and reports
+	// whether it did.
+	SeedIfEmpty(ctx context.Context, products []ordersvc.Product) (bool, error)
+	// Close releases the connections.
+	Close() error
+}
+
+// Options are what a caller adds to the configuration. The zero value is
+// what the server uses.
+type Options struct {
+	// Logger receives every log line; nil builds one from the
+	// configuration's level and format, writing to LogOutput.
+	Logger *slog.Logger
+	// LogOutput is where a built logger writes (default os.Stderr).
+	LogOutput io.Writer
+	// Build labels app_build_info; empty fields read the binary's build
+	// information.
+	Build metrics.BuildInfo
+	// Registry receives every metric; nil makes a new one.
+	Registry *prometheus.Registry
+	// AlertForwarder receives new firing critical alerts instead of error
+	// tracking (tests record them).
+	AlertForwarder handlers.AlertForwarder
+	// NoSeed leaves an empty catalog empty (tests that build their own).
+	NoSeed bool
+}
+
+// App is the assembled service.
+type App struct {
+	// Config is the configuration it was built from.
+	Config config.Config
+	// Logger is the service's logger.
+	Logger *slog.Logger
+	// Registry holds every metric /metrics serves.
+	Registry *prometheus.Registry
+	// Metrics are the service's metrics on Registry.
+	Metrics *metrics.Metrics
+	// Store is the database.
+	Store Store
+	// Tracker is error tracking.
+	Tracker *errortracking.Tracker
+	// Faults is the fault injector the admin API drives.
+	Faults *faults.Injector
+
+	build    metrics.BuildInfo
+	router   *gin.Engine
+	draining atomic.Bool
+	server   *http.Server
+	closed   atomic.Bool
+}
+
+// New builds the service from cfg: it opens (and migrates) the store,
+// seeds the demo catalog into an empty one, and wires metrics, error
+// tracking and the router. Nothing listens yet. Close the App when done.
+func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
+	a := &App{Config: cfg, Logger: opts.Logger, Registry: opts.Registry, Faults: &faults.Injector{}}
+	if a.Logger == nil {
+		a.Logger = NewLogger(cfg, opts.LogOutput)
+	}
+	if a.Registry == nil {
+		a.Registry = prometheus.NewRegistry()
+	}
+	a.build = opts.Build
+	if a.build == (metrics.BuildInfo{}) {
+		a.build = metrics.ReadBuildInfo("", "")
+	}
+	var err error
+	if a.Metrics, err = metrics.New(a.Registry, a.Registry, a.build); err != nil {
+		return nil, err
+	}
+	// Error tracking comes before the store: a bad DSN must stop the start
+	// before a database file is created.
+	if a.Tracker, err = errortracking.New(errortracking.Options{
+		Logger:           a.Logger,
+		Panics:           a.Metrics,
+		RequestTags:      handlers.ErrorTags,
+		Registerer:       a.Registry,
+		DSN:              cfg.SentryDSN,
+		Environment:      cfg.SentryEnvironment,
+		Release:          cfg.SentryRelease,
+		TracesSampleRate: cfg.SentryTracesSampleRate,
+		Secrets:          []string{cfg.AdminToken, cfg.AlertWebhookToken},
+	}); err != nil {
+		return nil, fmt.Errorf("error tracking: %w", err)
+	}
+	if a.Store, err = openStore(ctx, cfg, a.Metrics); err != nil {
+		a.Tracker.Close()
+		return nil, err
+	}
+	if err := a.init(ctx, opts); err != nil {
+		_ = a.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+// init seeds the catalog and builds the router, once the store is open.
+func (a *App) init(ctx context.Context, opts Options) error {
+	if !opts.NoSeed {
+		catalog := ordersvc.DemoCatalog()
+		seeded, err := a.Store.SeedIfEmpty(ctx, catalog)
+		if err != nil {
+			return fmt.Errorf("seed the demo catalog: %w", err)
+		}
+		if seeded {
+			a.Logger.Info("seeded the demo catalog", "products", len(catalog))
+		}
+	}
+	if err := metrics.RegisterInventory(a.Registry, a.Store); err != nil {
+		return err
+	}
+	var forwarder handlers.AlertForwarder = a.Tracker
+	if opts.AlertForwarder != nil {
+		forwarder = opts.AlertForwarder
+	}
+	a.router = handlers.NewRouter(handlers.Deps{
+		Orders: a.Store, Inventory: a.Store, Reports: a.Store, Alerts: a.Store, DB: a.Store,
+		AlertForwarder: forwarder, Metrics: a.Metrics, Tracker: a.Tracker, Faults: a.Faults,
+		Logger: a.Logger, Draining: &a.draining,
+		AdminToken: a.Config.AdminToken, WebhookToken: a.Config.AlertWebhookToken,
+	})
+	a.server = &http.Server{
+		Handler:           a.router,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(a.Logger.Handler(), slog.LevelWarn),
+	}
+	return nil
+}
+
+// openStore opens the store DATABASE_URL names.
+func openStore(ctx context.Context, cfg config.Config, observer sqlite.QueryObserver) (Store, error) {
+	path, err := sqlite.PathFromURL(cfg.DatabaseURL)
+	if err != nil {
+		return nil, &config.Error{Var: "DATABASE_URL", Reason: err.Error()}
+	}
+	db, err := sqlite.Open(ctx, path, sqlite.Options{Currency: cfg.Currency, Observer: observer})
+	if err != nil {
+		return nil, fmt.Errorf("open the store: %w", err)
+	}
+	return db, nil
+}
+
+// NewLogger returns the slog logger the configuration asks for, writing to
+// w (os.Stderr when nil).
+func NewLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	if w == nil {
+		w = os.Stderr
+	}
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if cfg.LogFormat == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// Handler is the service's HTTP handler: the router with its middleware.
+func (a *App) Handler() http.Handler { return a.router }
+
+// Draining reports whether shutdown has begun (readiness answers 503).
+func (a *App) Draining() bool { return a.draining.Load() }
+
+// errServerPanicked is what Serve returns if the HTTP server panics (the
+// panic itself is logged and reported by the tracker).
+var errServerPanicked = errors.New("the HTTP server stopped with a panic")
+
+// Serve accepts connections on ln until Shutdown. It returns nil after a
+// graceful shutdown and the server's error otherwise. Call it once.
+func (a *App) Serve(ln net.Listener) error {
+	a.Logger.Info("ordersvc listening", "addr", ln.Addr().String(), "version", a.build.Version,
+		"admin_api", a.Config.AdminToken != "", "alert_webhook", a.Config.AlertWebhookToken != "",
+		"sentry", a.Tracker.Enabled())
+	err := errServerPanicked
+	a.Tracker.Run(context.Background(), "http-server", func(context.Context) {
+		err = a.server.Serve(ln)
+	})
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return fmt.Errorf("serve: %w", err)
+}
+
+// Shutdown stops the service gracefully within ctx: readiness turns to 503
+// at once, open requests finish, and pending error reports are flushed.
+func (a *App) Shutdown(ctx context.Context) error {
+	a.Logger.Info("shutting down")
+	a.draining.Store(true)
+	var err error
+	if err = a.server.Shutdown(ctx); err != nil {
+		err = fmt.Errorf("graceful shutdown: %w", err)
+	}
+	if !a.Tracker.Flush(ctx) {
+		a.Logger.Warn("error tracking: some events were not delivered before the shutdown deadline")
+	}
+	return err
+}
+
+// Run serves on ln until ctx ends, then shuts down within the configured
+// SHUTDOWN_TIMEOUT. It returns nil after a clean shutdown.
+func (a *App) Run(ctx context.Context, ln net.Listener) error {
+	served := make(chan error, 1)
+	go func() { served <- a.Serve(ln) }()
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), a.Config.ShutdownTimeout)
+	defer cancel()
+	err := a.Shutdown(shutdownCtx)
+	if serveErr := <-served; err == nil {
+		err = serveErr
+	}
+	if err == nil {
+		a.Logger.Info("shutdown complete")
+	}
+	return err
+}
+
+// Close releases error tracking and the store. Events still queued are
+// dropped: Shutdown flushes them first. Close is idempotent.
+func (a *App) Close() error {
+	if a.closed.Swap(true) {
+		return nil
+	}
+	a.Tracker.Close()
+	if a.Store == nil {
+		return nil
+	}
+	if err := a.Store.Close(); err != nil {
+		return fmt.Errorf("close the store: %w", err)
+	}
+	return nil
+}
