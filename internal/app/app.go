@@ -72,6 +72,10 @@ type Options struct {
 	AlertForwarder handlers.AlertForwarder
 	// NoSeed leaves an empty catalog empty (tests that build their own).
 	NoSeed bool
+	// WrapStore, when set, wraps the opened store before anything uses it
+	// (tests inject failures through it). Closing the App closes the
+	// store it returns.
+	WrapStore func(Store) Store
 }
 
 // App is the assembled service.
@@ -135,6 +139,9 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	if a.Store, err = openStore(ctx, cfg, a.Metrics); err != nil {
 		a.Tracker.Close()
 		return nil, err
+	}
+	if opts.WrapStore != nil {
+		a.Store = opts.WrapStore(a.Store)
 	}
 	if err := a.init(ctx, opts); err != nil {
 		_ = a.Close()
