@@ -1,6 +1,8 @@
 // Command loadgen drives a mixed workload against an ordersvc instance and
 // reports throughput and latency. It is how the throughput and tail latency
 // of POST /orders are measured on loopback, and how demos make alerts fire.
+// The engine is package internal/loadgen; this command maps its flags onto
+// loadgen.Options, sets and resets faults, and prints the report.
 //
 // Usage:
 //

@@ -1,4 +1,4 @@
-package main
+package loadgen
 
 import (
 	"context"
@@ -85,7 +85,7 @@ func TestRunAgainstServer(t *testing.T) {
 	}{
 		{
 			name: "flat out, request limit, default mix",
-			opts: Options{Rate: 0, Concurrency: 4, Requests: 300, Mix: defaultMix, IdempotencyShare: 0.5},
+			opts: Options{Rate: 0, Concurrency: 4, Requests: 300, Mix: DefaultMix(), IdempotencyShare: 0.5},
 			check: func(t *testing.T, rep *Report, c fakeCounts, _ time.Duration) {
 				if rep.Requests != 300 || rep.StopReason != StopRequests || rep.Mode != "flat-out" {
 					t.Errorf("requests %d, stop %q, mode %q; want 300, requests, flat-out", rep.Requests, rep.StopReason, rep.Mode)
@@ -104,7 +104,7 @@ func TestRunAgainstServer(t *testing.T) {
 		},
 		{
 			name: "rate, request limit",
-			opts: Options{Rate: 2000, Requests: 200, Mix: defaultMix},
+			opts: Options{Rate: 2000, Requests: 200, Mix: DefaultMix()},
 			check: func(t *testing.T, rep *Report, _ fakeCounts, _ time.Duration) {
 				if rep.Requests != 200 || rep.StopReason != StopRequests || rep.Mode != "rate" || rep.TargetRate != 2000 {
 					t.Errorf("requests %d, stop %q, mode %q rate %g", rep.Requests, rep.StopReason, rep.Mode, rep.TargetRate)
@@ -119,7 +119,7 @@ func TestRunAgainstServer(t *testing.T) {
 		},
 		{
 			name: "flat out, duration",
-			opts: Options{Concurrency: 2, Duration: 200 * time.Millisecond, Mix: defaultMix},
+			opts: Options{Concurrency: 2, Duration: 200 * time.Millisecond, Mix: DefaultMix()},
 			check: func(t *testing.T, rep *Report, _ fakeCounts, took time.Duration) {
 				if rep.Requests == 0 || rep.StopReason != StopDuration {
 					t.Errorf("requests %d, stop %q; want > 0, duration", rep.Requests, rep.StopReason)
@@ -131,7 +131,7 @@ func TestRunAgainstServer(t *testing.T) {
 		},
 		{
 			name: "rate, duration: never more than the schedule",
-			opts: Options{Rate: 100, Duration: 300 * time.Millisecond, Mix: defaultMix},
+			opts: Options{Rate: 100, Duration: 300 * time.Millisecond, Mix: DefaultMix()},
 			check: func(t *testing.T, rep *Report, _ fakeCounts, _ time.Duration) {
 				// Due times 0, 10ms, ... < 300ms: at most 30 requests.
 				if rep.Requests == 0 || rep.Requests > 30 || rep.StopReason != StopDuration {
@@ -186,7 +186,7 @@ func TestRunAgainstServer(t *testing.T) {
 // a closed loop would wait for answers and never send them all.
 func TestRunIsOpenLoop(t *testing.T) {
 	f := newFake(t, func(f *fakeService) { f.hold = make(chan struct{}) })
-	opts := Options{BaseURL: f.baseURL(t), Rate: 1000, Concurrency: 50, Requests: 20, Timeout: 10 * time.Second, Mix: defaultMix, Seed: 1}
+	opts := Options{BaseURL: f.baseURL(t), Rate: 1000, Concurrency: 50, Requests: 20, Timeout: 10 * time.Second, Mix: DefaultMix(), Seed: 1}
 	var rep *Report
 	done := make(chan struct{})
 	go func() {
@@ -213,7 +213,7 @@ func TestRunDropsAndTimeouts(t *testing.T) {
 	f := newFake(t, func(f *fakeService) { f.hold = make(chan struct{}) })
 	opts := Options{
 		BaseURL: f.baseURL(t), Rate: 500, Concurrency: 5, Duration: 200 * time.Millisecond,
-		Timeout: 300 * time.Millisecond, Mix: defaultMix, Seed: 1,
+		Timeout: 300 * time.Millisecond, Mix: DefaultMix(), Seed: 1,
 	}
 	rep, took := runFor(t, context.Background(), opts, runLimit)
 	if rep.Requests != 5 || f.arrived.Load() != 5 {
@@ -255,7 +255,7 @@ func TestRunInterrupt(t *testing.T) {
 				}
 				cancel()
 			}()
-			opts := Options{BaseURL: f.baseURL(t), Rate: tt.rate, Concurrency: 8, Timeout: 5 * time.Second, Mix: defaultMix, Seed: 3}
+			opts := Options{BaseURL: f.baseURL(t), Rate: tt.rate, Concurrency: 8, Timeout: 5 * time.Second, Mix: DefaultMix(), Seed: 3}
 			rep, _ := runFor(t, ctx, opts, runLimit)
 			if rep.StopReason != StopInterrupted || rep.Requests < 50 {
 				t.Errorf("stop %q after %d requests; want interrupted after ≥ 50", rep.StopReason, rep.Requests)
@@ -305,7 +305,7 @@ func TestRunRefused(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	opts := Options{BaseURL: &url.URL{Scheme: "http", Host: addr}, Concurrency: 2, Requests: 10, Timeout: 2 * time.Second, Mix: defaultMix, Seed: 1}
+	opts := Options{BaseURL: &url.URL{Scheme: "http", Host: addr}, Concurrency: 2, Requests: 10, Timeout: 2 * time.Second, Mix: DefaultMix(), Seed: 1}
 	rep, _ := runFor(t, context.Background(), opts, runLimit)
 	if rep.Requests != 10 || rep.TransportErrors[errRefused] != 10 || rep.Responses() != 0 || rep.ErrorShare != 1 {
 		t.Errorf("requests %d, transport errors %v, responses %d, error share %g; want 10 refused",
@@ -325,7 +325,7 @@ func TestRunProgress(t *testing.T) {
 		late  bool
 	)
 	opts := Options{
-		BaseURL: f.baseURL(t), Rate: 500, Duration: 300 * time.Millisecond, Timeout: 5 * time.Second, Mix: defaultMix, Seed: 9,
+		BaseURL: f.baseURL(t), Rate: 500, Duration: 300 * time.Millisecond, Timeout: 5 * time.Second, Mix: DefaultMix(), Seed: 9,
 		ProgressInterval: 20 * time.Millisecond,
 		OnProgress: func(p Progress) {
 			mu.Lock()
@@ -367,7 +367,7 @@ func TestGenerator(t *testing.T) {
 		mix       Mix
 		idemShare float64
 	}{
-		{"default", defaultMix, 0.1},
+		{"default", DefaultMix(), 0.1},
 		{"orders keyed", Mix{KindOrder: 1}, 1},
 		{"reads", Mix{KindRead: 1}, 0},
 		{"junk", Mix{KindJunk: 1}, 0},
@@ -495,7 +495,7 @@ func TestExtractOrderID(t *testing.T) {
 func TestOptionsValidate(t *testing.T) {
 	base := func() Options {
 		u, _ := url.Parse("http://127.0.0.1:1")
-		return Options{BaseURL: u, Rate: 10, Timeout: time.Second, Mix: defaultMix}
+		return Options{BaseURL: u, Rate: 10, Timeout: time.Second, Mix: DefaultMix()}
 	}
 	tests := []struct {
 		name   string
@@ -520,7 +520,7 @@ func TestOptionsValidate(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			o := base()
 			tt.change(&o)
-			err := o.validate()
+			err := o.Validate()
 			if tt.errSub == "" {
 				if err != nil {
 					t.Fatalf("validate: %v", err)
@@ -553,7 +553,7 @@ func TestConcurrencyAuto(t *testing.T) {
 	}
 	for _, tt := range tests {
 		o := Options{Rate: tt.rate, Concurrency: tt.conc, Timeout: tt.timeout}
-		if got := o.concurrency(); got != tt.want {
+		if got := o.EffectiveConcurrency(); got != tt.want {
 			t.Errorf("rate %g concurrency %d timeout %v: got %d, want %d", tt.rate, tt.conc, tt.timeout, got, tt.want)
 		}
 	}

@@ -1,4 +1,4 @@
-package main
+package loadgen
 
 import (
 	"bytes"
@@ -23,8 +23,10 @@ const (
 	flatOutConcurrency = 16     // workers when -rate 0 and no -concurrency
 	maxBodyRead        = 1 << 20
 	maxOrderBodyRead   = 64 << 10
-	userAgent          = "ordersvc-loadgen"
 )
+
+// UserAgent is the User-Agent header of every request a run sends.
+const UserAgent = "ordersvc-loadgen"
 
 // Options configure a run. For the limits, zero means "none".
 type Options struct {
@@ -44,16 +46,39 @@ type Options struct {
 	// IdempotencyShare is the share (0..1) of orders with an
 	// Idempotency-Key.
 	IdempotencyShare float64
-	// Seed seeds the request generators.
+	// Seed seeds the request generators; runs with the same seed and
+	// options send the same sequence of kinds, methods, paths and fresh
+	// bodies.
 	Seed uint64
-	// OnProgress, if set, is called every ProgressInterval (default 1s)
-	// from one goroutine, never after Run returns.
-	OnProgress       func(Progress)
+	// Progress, if set, receives a progress line every ProgressInterval
+	// (Progress.String), rewritten in place when it is a terminal and
+	// appended otherwise (a pipe, a CI log). Write errors are ignored.
+	Progress io.Writer
+	// OnProgress, if set, is called with the same snapshots, from one
+	// goroutine, never after the run has ended.
+	OnProgress func(Progress)
+	// ProgressInterval is the period of Progress and OnProgress; 0 is 1s.
 	ProgressInterval time.Duration
 }
 
-// concurrency resolves Options.Concurrency.
-func (o *Options) concurrency() int {
+// DefaultOptions returns the options of cmd/loadgen without flags: 100
+// requests/s for 30s against base, a 5s timeout, DefaultMix, a tenth of
+// the orders keyed, and seed 0 (set one to repeat a run).
+func DefaultOptions(base *url.URL) Options {
+	return Options{
+		BaseURL:          base,
+		Rate:             100,
+		Duration:         30 * time.Second,
+		Timeout:          5 * time.Second,
+		Mix:              DefaultMix(),
+		IdempotencyShare: 0.1,
+	}
+}
+
+// EffectiveConcurrency returns the bound on requests in flight that a run
+// with these options uses: Concurrency if set, else 16 flat out, else
+// Rate×Timeout (at least 1, at most 10,000).
+func (o *Options) EffectiveConcurrency() int {
 	if o.Concurrency > 0 {
 		return o.Concurrency
 	}
@@ -63,10 +88,10 @@ func (o *Options) concurrency() int {
 	return int(min(max(math.Ceil(o.Rate*o.Timeout.Seconds()), 1), maxConcurrency))
 }
 
-// validate reports the first invalid option. Messages start with the
-// option's flag name, so the command can prefix a dash and show them as
-// they are.
-func (o *Options) validate() error {
+// Validate reports the first invalid option. Messages start with the
+// option's name as cmd/loadgen spells its flag (rate, concurrency, mix, …),
+// so the command can prefix a dash and show them as they are.
+func (o *Options) Validate() error {
 	switch {
 	case o.BaseURL == nil || o.BaseURL.Host == "":
 		return errors.New("url: no target URL")
@@ -127,12 +152,12 @@ type runner struct {
 // report. Every goroutine it starts has ended when it returns, and its idle
 // connections are closed.
 func Run(ctx context.Context, opts Options) (*Report, error) {
-	if err := opts.validate(); err != nil {
+	if err := opts.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid options: %w", err)
 	}
 	r := &runner{
 		opts:   opts,
-		conc:   opts.concurrency(),
+		conc:   opts.EffectiveConcurrency(),
 		base:   strings.TrimSuffix(opts.BaseURL.String(), "/"),
 		mem:    newMemory(),
 		budget: budget{limit: opts.Requests},
@@ -255,11 +280,16 @@ func (r *runner) flatOut(runCtx, reqCtx context.Context) {
 	}
 }
 
-// startProgress calls OnProgress every interval until the returned
-// function is called; that function waits for the goroutine to end.
+// startProgress prints to Progress and calls OnProgress every interval
+// until the returned function is called; that function waits for the
+// goroutine to end and finishes an in-place progress line.
 func (r *runner) startProgress(start time.Time) (stop func()) {
-	if r.opts.OnProgress == nil {
+	if r.opts.Progress == nil && r.opts.OnProgress == nil {
 		return func() {}
+	}
+	var pp *progressPrinter
+	if r.opts.Progress != nil {
+		pp = newProgressPrinter(r.opts.Progress, isTerminal(r.opts.Progress))
 	}
 	every := r.opts.ProgressInterval
 	if every <= 0 {
@@ -275,13 +305,22 @@ func (r *runner) startProgress(start time.Time) (stop func()) {
 			case <-done:
 				return
 			case now := <-t.C:
-				r.opts.OnProgress(r.stats.snapshot(start, now, r.inFlight.Load()))
+				p := r.stats.snapshot(start, now, r.inFlight.Load())
+				if pp != nil {
+					pp.Print(p)
+				}
+				if r.opts.OnProgress != nil {
+					r.opts.OnProgress(p)
+				}
 			}
 		}
 	})
 	return func() {
 		close(done)
 		wg.Wait()
+		if pp != nil {
+			pp.Finish()
+		}
 	}
 }
 
@@ -302,7 +341,7 @@ func (r *runner) do(ctx context.Context, req request) {
 		r.stats.record(req.kind, 0, errOther, 0)
 		return
 	}
-	hreq.Header.Set("User-Agent", userAgent)
+	hreq.Header.Set("User-Agent", UserAgent)
 	hreq.Header.Set("Accept", "application/json")
 	if req.body != nil {
 		hreq.Header.Set("Content-Type", "application/json")

@@ -1,4 +1,4 @@
-package main
+package loadgen
 
 import (
 	"bytes"
@@ -75,7 +75,7 @@ func TestStatsReport(t *testing.T) {
 func TestReportOutput(t *testing.T) {
 	rep := feedStats().report(2 * time.Second)
 	rep.Target, rep.Mode, rep.TargetRate, rep.Concurrency, rep.Mix, rep.Seed, rep.StopReason =
-		"http://127.0.0.1:8080", "rate", 10, 50, defaultMix.String(), 42, StopDuration
+		"http://127.0.0.1:8080", "rate", 10, 50, DefaultMix().String(), 42, StopDuration
 
 	var text bytes.Buffer
 	if err := rep.WriteText(&text); err != nil {

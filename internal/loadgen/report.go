@@ -1,4 +1,4 @@
-package main
+package loadgen
 
 import (
 	"encoding/json"
@@ -11,14 +11,15 @@ import (
 	"time"
 )
 
-// Why a run stopped.
+// Why a run stopped: the values of Report.StopReason.
 const (
-	StopDuration    = "duration"    // -duration elapsed
-	StopRequests    = "requests"    // -requests sent
-	StopInterrupted = "interrupted" // the caller's context ended (SIGINT)
+	StopDuration    = "duration"    // Options.Duration elapsed
+	StopRequests    = "requests"    // Options.Requests sent
+	StopInterrupted = "interrupted" // the run's context ended (SIGINT in cmd/loadgen)
 )
 
-// Report is the final result of a run; -json prints it as is.
+// Report is the result of a run. Its JSON form (WriteJSON) is what
+// cmd/loadgen -json prints; its text form (WriteText, String) is for people.
 type Report struct {
 	Target         string  `json:"target"`
 	Mode           string  `json:"mode"`                  // "rate" or "flat-out"
@@ -152,7 +153,15 @@ func (r *Report) WriteJSON(w io.Writer) error {
 	return nil
 }
 
-// WriteText writes r for people.
+// String returns the text form of r, as WriteText writes it.
+func (r *Report) String() string {
+	var b strings.Builder
+	_ = r.WriteText(&b) // a strings.Builder never fails
+	return b.String()
+}
+
+// WriteText writes r for people: a summary, a table by kind with status
+// classes and latency percentiles, the status codes and transport errors.
 func (r *Report) WriteText(w io.Writer) error {
 	var b strings.Builder
 	mode := "flat out"
