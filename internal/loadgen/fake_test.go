@@ -293,7 +293,7 @@ func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) 
 
 // leakMarkers are stack frames of goroutines a finished run must not leave.
 var leakMarkers = []string{
-	"loadgen.Run(", "loadgen.(*runner)", "loadgen.(*generator)",
+	"loadgen.Run(", "loadgen.(*runner)", "loadgen.(*source)",
 	"net/http.(*persistConn)", "net/http.(*Transport)",
 }
 

@@ -139,21 +139,21 @@ func (m *memory) randomKeyed(r uint64) (keyedOrder, bool) {
 	return m.keyed.pick(r)
 }
 
-// generator draws requests. Each goroutine that generates owns one. It
+// source draws requests. Each goroutine that generates owns one. It
 // draws the same random numbers whatever the shared memory holds, so the
 // kinds, methods, paths and fresh bodies it produces are reproducible from
 // its seed; which order id a read or a replay picks is not, as that
 // depends on what the server answered and when.
-type generator struct {
+type source struct {
 	rng       *mrand.Rand
 	mix       Mix
 	idemShare float64
 	mem       *memory
 }
 
-// newGenerator returns a generator for stream number stream of a run.
-func newGenerator(seed, stream uint64, mix Mix, idemShare float64, mem *memory) *generator {
-	return &generator{
+// newSource returns a source for stream number stream of a run.
+func newSource(seed, stream uint64, mix Mix, idemShare float64, mem *memory) *source {
+	return &source{
 		rng:       mrand.New(mrand.NewPCG(seed, stream)),
 		mix:       mix,
 		idemShare: idemShare,
@@ -162,7 +162,7 @@ func newGenerator(seed, stream uint64, mix Mix, idemShare float64, mem *memory) 
 }
 
 // next returns the next request.
-func (g *generator) next() request {
+func (g *source) next() request {
 	switch g.mix.pick(g.rng) {
 	case KindOrder:
 		return g.order()
@@ -174,7 +174,7 @@ func (g *generator) next() request {
 }
 
 // order returns a POST /orders, keyed on a share of them.
-func (g *generator) order() request {
+func (g *source) order() request {
 	keyed := g.rng.Float64() < g.idemShare
 	replay, pick := g.rng.Float64() < replayShare, g.rng.Uint64()
 	if keyed && replay {
@@ -201,7 +201,7 @@ func (g *generator) order() request {
 
 // read returns one of the three reads, in equal shares; GET /orders/<id>
 // falls back to GET /inventory until an order has been created.
-func (g *generator) read() request {
+func (g *source) read() request {
 	r := request{kind: KindRead, method: http.MethodGet}
 	which, pick := g.rng.IntN(3), g.rng.Uint64()
 	switch which {
@@ -220,7 +220,7 @@ func (g *generator) read() request {
 
 // junk returns a request to a random unknown path, or a real path with a
 // method it does not accept.
-func (g *generator) junk() request {
+func (g *source) junk() request {
 	if g.rng.IntN(2) == 0 {
 		path := "/nope/" + strconv.FormatUint(g.rng.Uint64()&0xffffffff, 16)
 		if g.rng.IntN(2) == 0 {

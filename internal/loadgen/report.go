@@ -16,6 +16,7 @@ const (
 	StopDuration    = "duration"    // Options.Duration elapsed
 	StopRequests    = "requests"    // Options.Requests sent
 	StopInterrupted = "interrupted" // the run's context ended (SIGINT in cmd/loadgen)
+	StopStopped     = "stopped"     // Generator.Stop was called
 )
 
 // Report is the result of a run. Its JSON form (WriteJSON) is what
@@ -138,6 +139,15 @@ func (s *stats) report(elapsed time.Duration) *Report {
 	return r
 }
 
+// clone returns a deep copy of r, so that callers sharing a final report
+// cannot change each other's.
+func (r *Report) clone() *Report {
+	c := *r
+	c.StatusCodes = maps.Clone(r.StatusCodes)
+	c.TransportErrors = maps.Clone(r.TransportErrors)
+	return &c
+}
+
 // Responses returns how many requests got an HTTP answer.
 func (r *Report) Responses() int64 {
 	return r.Requests - r.Kinds.Orders.TransportErrors - r.Kinds.Reads.TransportErrors - r.Kinds.Junk.TransportErrors
@@ -169,7 +179,10 @@ func (r *Report) WriteText(w io.Writer) error {
 		mode = fmt.Sprintf("rate %g/s", r.TargetRate)
 	}
 	fmt.Fprintf(&b, "target     %s (%s, concurrency %d, mix %s, seed %d)\n", r.Target, mode, r.Concurrency, r.Mix, r.Seed)
-	why := map[string]string{StopDuration: "duration reached", StopRequests: "request count reached", StopInterrupted: "interrupted"}[r.StopReason]
+	why := map[string]string{
+		StopDuration: "duration reached", StopRequests: "request count reached",
+		StopInterrupted: "interrupted", StopStopped: "stopped", "": "still running",
+	}[r.StopReason]
 	fmt.Fprintf(&b, "stopped    after %.2fs (%s)\n", r.ElapsedSeconds, why)
 	fmt.Fprintf(&b, "requests   %d (%.1f/s), dropped %d\n", r.Requests, r.RequestsPerSecond, r.Dropped)
 	fmt.Fprintf(&b, "orders     %.1f/s created (POST /orders answered 2xx: %d)\n", r.OrdersPerSecond, r.Kinds.Orders.Status2xx)

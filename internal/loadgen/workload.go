@@ -143,67 +143,39 @@ type runner struct {
 	stats    *stats
 	mem      *memory
 	budget   budget
+	start    time.Time
 	inFlight atomic.Int64
-	wg       sync.WaitGroup // request goroutines and workers
+	wg       sync.WaitGroup // request goroutines of the rate schedule
 }
 
-// Run drives the workload until a limit is reached or ctx ends, waits for
-// the requests in flight (each bounded by Options.Timeout), and returns the
-// report. Every goroutine it starts has ended when it returns, and its idle
-// connections are closed.
-func Run(ctx context.Context, opts Options) (*Report, error) {
-	if err := opts.Validate(); err != nil {
-		return nil, fmt.Errorf("invalid options: %w", err)
-	}
+// newRunner returns the state of a run with valid options.
+func newRunner(opts Options) *runner {
 	r := &runner{
 		opts:   opts,
 		conc:   opts.EffectiveConcurrency(),
 		base:   strings.TrimSuffix(opts.BaseURL.String(), "/"),
 		mem:    newMemory(),
 		budget: budget{limit: opts.Requests},
+		start:  time.Now(),
 	}
 	r.client = newClient(r.conc, opts.Timeout)
-	defer r.client.CloseIdleConnections()
+	r.stats = newStats(r.start)
+	return r
+}
 
-	start := time.Now()
-	runCtx, cancel := context.WithCancel(ctx)
-	if opts.Duration > 0 {
-		runCtx, cancel = context.WithDeadline(ctx, start.Add(opts.Duration))
-	}
-	defer cancel()
-	// Requests in flight when the run stops are finished, not aborted:
-	// aborting them would count the stop itself as errors.
-	reqCtx := context.WithoutCancel(ctx)
-
-	r.stats = newStats(start)
-	stopProgress := r.startProgress(start)
-	if opts.Rate > 0 {
-		r.schedule(runCtx, reqCtx, start)
-	} else {
-		r.flatOut(runCtx, reqCtx)
-	}
-	r.wg.Wait()
-	elapsed := time.Since(start)
-	stopProgress()
-
+// report returns the report of the run so far, elapsed after its start.
+func (r *runner) report(elapsed time.Duration, reason string) *Report {
 	rep := r.stats.report(elapsed)
 	rep.Target = r.base
 	rep.Mode = "flat-out"
-	if opts.Rate > 0 {
-		rep.Mode, rep.TargetRate = "rate", opts.Rate
+	if r.opts.Rate > 0 {
+		rep.Mode, rep.TargetRate = "rate", r.opts.Rate
 	}
 	rep.Concurrency = r.conc
-	rep.Mix = opts.Mix.String()
-	rep.Seed = opts.Seed
-	switch {
-	case ctx.Err() != nil:
-		rep.StopReason = StopInterrupted
-	case r.budget.exhausted():
-		rep.StopReason = StopRequests
-	default:
-		rep.StopReason = StopDuration
-	}
-	return rep, nil
+	rep.Mix = r.opts.Mix.String()
+	rep.Seed = r.opts.Seed
+	rep.StopReason = reason
+	return rep
 }
 
 // newClient returns a client with one kept-alive connection per possible
@@ -231,7 +203,7 @@ func newClient(conc int, timeout time.Duration) *http.Client {
 // When the loop falls behind (a stalled scheduler), it sends the overdue
 // requests at once to keep the average rate.
 func (r *runner) schedule(runCtx, reqCtx context.Context, start time.Time) {
-	gen := newGenerator(r.opts.Seed, 0, r.opts.Mix, r.opts.IdempotencyShare, r.mem)
+	gen := newSource(r.opts.Seed, 0, r.opts.Mix, r.opts.IdempotencyShare, r.mem)
 	slots := make(chan struct{}, r.conc)
 	interval := float64(time.Second) / r.opts.Rate
 	timer := time.NewTimer(time.Hour)
@@ -268,16 +240,19 @@ func (r *runner) schedule(runCtx, reqCtx context.Context, start time.Time) {
 	}
 }
 
-// flatOut starts conc workers that send back to back until the run ends.
+// flatOut runs conc workers that send back to back until the run ends,
+// and waits for them.
 func (r *runner) flatOut(runCtx, reqCtx context.Context) {
+	var wg sync.WaitGroup
 	for w := range r.conc {
-		gen := newGenerator(r.opts.Seed, uint64(w)+1, r.opts.Mix, r.opts.IdempotencyShare, r.mem)
-		r.wg.Go(func() {
+		gen := newSource(r.opts.Seed, uint64(w)+1, r.opts.Mix, r.opts.IdempotencyShare, r.mem)
+		wg.Go(func() {
 			for runCtx.Err() == nil && r.budget.take() {
 				r.do(reqCtx, gen.next())
 			}
 		})
 	}
+	wg.Wait()
 }
 
 // startProgress prints to Progress and calls OnProgress every interval

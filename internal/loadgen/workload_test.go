@@ -377,7 +377,7 @@ func TestGenerator(t *testing.T) {
 			const n = 4000
 			mem := newMemory()
 			mem.addID("o-1") // as if an order had been created
-			g := newGenerator(7, 0, tt.mix, tt.idemShare, mem)
+			g := newSource(7, 0, tt.mix, tt.idemShare, mem)
 			var kinds [numKinds]int
 			keyed, replays := 0, 0
 			seen := map[string][]byte{}
@@ -427,10 +427,10 @@ func TestGenerator(t *testing.T) {
 			}
 
 			// The same seed gives the same sequence, whatever the memory holds.
-			a := newGenerator(11, 3, tt.mix, tt.idemShare, newMemory())
+			a := newSource(11, 3, tt.mix, tt.idemShare, newMemory())
 			bMem := newMemory()
 			bMem.addID("o-9")
-			b := newGenerator(11, 3, tt.mix, tt.idemShare, bMem)
+			b := newSource(11, 3, tt.mix, tt.idemShare, bMem)
 			for i := range 200 {
 				ra, rb := a.next(), b.next()
 				if ra.kind != rb.kind || ra.method != rb.method || (ra.kind == KindJunk && ra.path != rb.path) {
