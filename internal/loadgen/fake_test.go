@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -46,6 +47,9 @@ type fakeCounts struct {
 	faulted                             int // business requests answered 500
 	faultPuts                           []string
 	junkMethods                         map[string]int
+	// answered counts the answers by method, route template (as the
+	// service would label it) and status: what http_requests_total holds.
+	answered map[routeKey]int64
 }
 
 type fakeKeyed struct {
@@ -60,7 +64,7 @@ func newFake(t *testing.T, setup func(*fakeService)) *fakeService {
 		token: "s3cret",
 		ids:   map[string]bool{},
 		keys:  map[string]fakeKeyed{},
-		c:     fakeCounts{junkMethods: map[string]int{}},
+		c:     fakeCounts{junkMethods: map[string]int{}, answered: map[routeKey]int64{}},
 	}
 	if setup != nil {
 		setup(f)
@@ -99,36 +103,62 @@ func (f *fakeService) counts() fakeCounts {
 	for k, v := range f.c.junkMethods {
 		c.junkMethods[k] = v
 	}
+	c.answered = maps.Clone(f.c.answered)
 	return c
 }
 
 var orderPath = regexp.MustCompile(`^/orders/([^/]+)$`)
 
-// ServeHTTP implements the routes.
+// statusRecorder remembers the status a handler answered with.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int // 0 until WriteHeader
+}
+
+func (sr *statusRecorder) WriteHeader(code int) {
+	sr.status = code
+	sr.ResponseWriter.WriteHeader(code)
+}
+
+// ServeHTTP counts the answer by route and status, as the service's
+// metrics middleware does, and serves the request.
 func (f *fakeService) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	sr := &statusRecorder{ResponseWriter: w}
+	route := f.serve(sr, r)
+	if sr.status != 0 && route != "" {
+		f.mu.Lock()
+		f.c.answered[routeKey{r.Method, route, sr.status}]++
+		f.mu.Unlock()
+	}
+}
+
+// serve implements the routes and returns the route template it served
+// (RouteUnmatched for none), or "" for the admin API.
+func (f *fakeService) serve(w http.ResponseWriter, r *http.Request) string {
 	f.arrived.Add(1)
 	if f.hold != nil {
 		select {
 		case <-f.hold:
 		case <-r.Context().Done():
-			return
+			return ""
 		}
 	}
 	p := r.URL.Path
 	if p == "/admin/faults" && r.Method == http.MethodPut {
 		f.putFaults(w, r)
-		return
+		return ""
 	}
 	var route *int
+	template := RouteUnmatched
 	switch {
 	case p == "/orders" && r.Method == http.MethodPost:
-		route = &f.c.postOrders
+		route, template = &f.c.postOrders, RouteOrders
 	case orderPath.MatchString(p) && r.Method == http.MethodGet:
-		route = &f.c.getOrders
+		route, template = &f.c.getOrders, RouteOrder
 	case p == "/inventory" && r.Method == http.MethodGet:
-		route = &f.c.inventory
+		route, template = &f.c.inventory, RouteInventory
 	case p == "/reports/summary" && r.Method == http.MethodGet:
-		route = &f.c.summary
+		route, template = &f.c.summary, RouteSummary
 	}
 	f.mu.Lock()
 	if route == nil {
@@ -140,7 +170,7 @@ func (f *fakeService) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			status = http.StatusMethodNotAllowed
 		}
 		problem(w, status, "no such route")
-		return
+		return template
 	}
 	*route++
 	f.business++
@@ -152,7 +182,7 @@ func (f *fakeService) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Unlock()
 	if fail {
 		problem(w, http.StatusInternalServerError, "injected fault")
-		return
+		return template
 	}
 	switch {
 	case p == "/orders":
@@ -167,7 +197,7 @@ func (f *fakeService) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.mu.Unlock()
 		if !ok {
 			problem(w, http.StatusNotFound, "no such order")
-			return
+			return template
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"id": id, "status": "created"})
 	case p == "/inventory":
@@ -175,6 +205,7 @@ func (f *fakeService) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		writeJSON(w, http.StatusOK, map[string]any{"order_count": 1})
 	}
+	return template
 }
 
 var customerID = regexp.MustCompile(`^c-[1-9][0-9]*$`)

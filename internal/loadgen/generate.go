@@ -39,10 +39,24 @@ var (
 	oddPaths    = [...]string{"/orders", "/inventory", "/reports/summary"}
 )
 
+// Route templates of the generated requests: the endpoint label the service
+// gives them in http_requests_total (SPEC §4), and the Route of a
+// RouteCount.
+const (
+	RouteOrders    = "/orders"          // POST /orders, and junk methods on it
+	RouteOrder     = "/orders/:id"      // GET /orders/<id>
+	RouteInventory = "/inventory"       // GET /inventory
+	RouteSummary   = "/reports/summary" // GET /reports/summary
+	// RouteUnmatched is every junk request: an unknown path, or a real
+	// path with a method it does not accept. No route matches them.
+	RouteUnmatched = "unmatched"
+)
+
 // request is one generated request, ready to send.
 type request struct {
 	kind    Kind
 	method  string
+	route   string // one of the Route constants
 	path    string // absolute path, appended to the base URL
 	body    []byte // nil for no body; JSON otherwise
 	idemKey string // Idempotency-Key header, empty for none
@@ -179,7 +193,7 @@ func (g *source) order() request {
 	replay, pick := g.rng.Float64() < replayShare, g.rng.Uint64()
 	if keyed && replay {
 		if o, ok := g.mem.randomKeyed(pick); ok {
-			return request{kind: KindOrder, method: http.MethodPost, path: "/orders", body: o.body, idemKey: o.key}
+			return request{kind: KindOrder, method: http.MethodPost, route: RouteOrders, path: "/orders", body: o.body, idemKey: o.key}
 		}
 	}
 	body, err := json.Marshal(orderBody{
@@ -191,7 +205,7 @@ func (g *source) order() request {
 	if err != nil {
 		panic(fmt.Sprintf("loadgen: marshal order body: %v", err)) // strings and ints always marshal
 	}
-	r := request{kind: KindOrder, method: http.MethodPost, path: "/orders", body: body}
+	r := request{kind: KindOrder, method: http.MethodPost, route: RouteOrders, path: "/orders", body: body}
 	if keyed {
 		r.idemKey = g.mem.newKey()
 		g.mem.addKeyed(keyedOrder{key: r.idemKey, body: body})
@@ -206,13 +220,13 @@ func (g *source) read() request {
 	which, pick := g.rng.IntN(3), g.rng.Uint64()
 	switch which {
 	case 0:
-		r.path = "/inventory"
+		r.route, r.path = RouteInventory, "/inventory"
 	case 1:
-		r.path = "/reports/summary"
+		r.route, r.path = RouteSummary, "/reports/summary"
 	default:
-		r.path = "/inventory"
+		r.route, r.path = RouteInventory, "/inventory"
 		if id, ok := g.mem.randomID(pick); ok {
-			r.path = "/orders/" + url.PathEscape(id)
+			r.route, r.path = RouteOrder, "/orders/"+url.PathEscape(id)
 		}
 	}
 	return r
@@ -226,10 +240,10 @@ func (g *source) junk() request {
 		if g.rng.IntN(2) == 0 {
 			path += "/" + strconv.Itoa(g.rng.IntN(1000))
 		}
-		return request{kind: KindJunk, method: junkMethods[g.rng.IntN(len(junkMethods))], path: path}
+		return request{kind: KindJunk, method: junkMethods[g.rng.IntN(len(junkMethods))], route: RouteUnmatched, path: path}
 	}
 	method := oddMethods[g.rng.IntN(len(oddMethods))]
-	return request{kind: KindJunk, method: method, path: oddPaths[g.rng.IntN(len(oddPaths))]}
+	return request{kind: KindJunk, method: method, route: RouteUnmatched, path: oddPaths[g.rng.IntN(len(oddPaths))]}
 }
 
 // extractOrderID returns the id of a created order from the Location header

@@ -1,6 +1,7 @@
 package loadgen
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -44,8 +45,35 @@ type Report struct {
 	Kinds           Kinds            `json:"kinds"`
 	StatusCodes     map[int]int64    `json:"status_codes"`
 	TransportErrors map[string]int64 `json:"transport_errors"`
+	// Routes counts every request by method, route and status, exactly:
+	// their counts add up to Requests. Sorted by route, method, status.
+	Routes []RouteCount `json:"routes"`
 	// Latency is over all responses; Kinds.Orders.Latency is POST /orders.
 	Latency Latency `json:"latency"`
+}
+
+// RouteCount is how many requests with one method to one route got one
+// status. To compare with the service's http_requests_total{method,
+// endpoint, status_code}: Route is its endpoint label, and the service
+// labels a non-standard Method (BREW, PROPFIND) as OTHER. Status 0 counts
+// requests that got no response (transport errors); the service may or may
+// not have counted those, with whatever status it meant to send.
+type RouteCount struct {
+	Method string `json:"method"` // as sent
+	Route  string `json:"route"`  // a Route constant
+	Status int    `json:"status"` // HTTP status code; 0 = no response
+	Count  int64  `json:"count"`
+}
+
+// Count returns how many requests with method to route got status (0 for
+// no response), from Routes.
+func (r *Report) Count(method, route string, status int) int64 {
+	for _, rc := range r.Routes {
+		if rc.Method == method && rc.Route == route && rc.Status == status {
+			return rc.Count
+		}
+	}
+	return 0
 }
 
 // Kinds breaks a report down by request kind.
@@ -109,7 +137,14 @@ func (s *stats) report(elapsed time.Duration) *Report {
 		Dropped:         s.dropped,
 		StatusCodes:     maps.Clone(s.codes),
 		TransportErrors: maps.Clone(s.transport),
+		Routes:          make([]RouteCount, 0, len(s.routes)),
 	}
+	for k, n := range s.routes {
+		r.Routes = append(r.Routes, RouteCount{Method: k.method, Route: k.route, Status: k.status, Count: n})
+	}
+	slices.SortFunc(r.Routes, func(a, b RouteCount) int {
+		return cmp.Or(strings.Compare(a.Route, b.Route), strings.Compare(a.Method, b.Method), cmp.Compare(a.Status, b.Status))
+	})
 	var all Histogram
 	var errs int64
 	for k := range numKinds {
@@ -145,6 +180,7 @@ func (r *Report) clone() *Report {
 	c := *r
 	c.StatusCodes = maps.Clone(r.StatusCodes)
 	c.TransportErrors = maps.Clone(r.TransportErrors)
+	c.Routes = slices.Clone(r.Routes)
 	return &c
 }
 
@@ -229,10 +265,34 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 	}
 	b.WriteString("\n")
+	writeRoutes(&b, r.Routes)
 	if _, err := io.WriteString(w, b.String()); err != nil {
 		return fmt.Errorf("write report: %w", err)
 	}
 	return nil
+}
+
+// writeRoutes appends the exact counts by route: one line per method and
+// route, "status×count" in status order, "none×count" for no response.
+func writeRoutes(b *strings.Builder, routes []RouteCount) {
+	if len(routes) == 0 {
+		return
+	}
+	b.WriteString("\nby route\n")
+	for i, rc := range routes {
+		if i == 0 || rc.Route != routes[i-1].Route || rc.Method != routes[i-1].Method {
+			if i > 0 {
+				b.WriteString("\n")
+			}
+			fmt.Fprintf(b, "  %-28s", rc.Method+" "+rc.Route)
+		}
+		if rc.Status == 0 {
+			fmt.Fprintf(b, "  none×%d", rc.Count)
+		} else {
+			fmt.Fprintf(b, "  %d×%d", rc.Status, rc.Count)
+		}
+	}
+	b.WriteString("\n")
 }
 
 // latencyCells formats the latency columns of the report table.

@@ -313,7 +313,7 @@ func (r *runner) do(ctx context.Context, req request) {
 	}
 	hreq, err := http.NewRequestWithContext(ctx, req.method, r.base+req.path, body)
 	if err != nil { // generated methods and paths are valid; count it anyway
-		r.stats.record(req.kind, 0, errOther, 0)
+		r.stats.record(req, 0, errOther, 0)
 		return
 	}
 	hreq.Header.Set("User-Agent", UserAgent)
@@ -328,16 +328,16 @@ func (r *runner) do(ctx context.Context, req request) {
 	start := time.Now()
 	resp, err := r.client.Do(hreq)
 	if err != nil {
-		r.stats.record(req.kind, 0, classifyError(err), 0)
+		r.stats.record(req, 0, classifyError(err), 0)
 		return
 	}
 	id, err := readResponse(resp, req.kind == KindOrder)
 	latency := time.Since(start)
 	if err != nil {
-		r.stats.record(req.kind, 0, classifyError(err), 0)
+		r.stats.record(req, 0, classifyError(err), 0)
 		return
 	}
-	r.stats.record(req.kind, resp.StatusCode, "", latency)
+	r.stats.record(req, resp.StatusCode, "", latency)
 	if id != "" {
 		r.mem.addID(id)
 	}

@@ -58,6 +58,18 @@ func checkConsistent(t *testing.T, rep *Report, f *fakeService) {
 	if codes != rep.Responses() || rep.Responses() != rep.Requests {
 		t.Errorf("status codes add up to %d, responses %d, requests %d", codes, rep.Responses(), rep.Requests)
 	}
+	// Exactly what the service counted, by method, route and status.
+	var routed int64
+	for _, rc := range rep.Routes {
+		routed += rc.Count
+		if got := c.answered[routeKey{rc.Method, rc.Route, rc.Status}]; got != rc.Count {
+			t.Errorf("%s %s %d: report %d, server answered %d", rc.Method, rc.Route, rc.Status, rc.Count, got)
+		}
+	}
+	if routed != rep.Requests || len(rep.Routes) != len(c.answered) {
+		t.Errorf("routes add up to %d in %d entries; requests %d, server answered %d combinations",
+			routed, len(rep.Routes), rep.Requests, len(c.answered))
+	}
 	if rep.Latency.Count != uint64(rep.Requests) {
 		t.Errorf("latency count %d, requests %d", rep.Latency.Count, rep.Requests)
 	}
