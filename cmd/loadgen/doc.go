@@ -24,6 +24,9 @@
 //   - junk: random /nope/... paths and odd methods (DELETE /inventory, BREW
 //     /orders, ...). 4xx answers are expected and are not counted as errors.
 //
+// Every request carries a W3C traceparent header with a random trace id and
+// the sampled flag off (00), which the service continues (SPEC §11).
+//
 // Modes. With -rate N (requests/s) the schedule is open-loop: request i is
 // due at start + i/N whatever happened to earlier ones, so a slow server does
 // not lower the offered load. At most -concurrency requests are outstanding;

@@ -43,6 +43,11 @@
 // bounded by Options.Timeout; every goroutine of the run has ended when Run
 // or Stop returns.
 //
+// Tracing. By default every request carries a W3C traceparent with a fresh
+// random trace id and the sampled flag off ("00-<32 hex>-<16 hex>-00"), so
+// the service continues a trace per request without being asked to record
+// it; Options.Trace selects flags 01 or no header (see TraceMode).
+//
 // Output. Errors are 5xx answers plus transport failures (timeouts, refused
 // or reset connections); 4xx are not errors. The report holds requests and
 // status classes per kind, the status code histogram, transport errors by

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -50,6 +51,8 @@ type fakeCounts struct {
 	// answered counts the answers by method, route template (as the
 	// service would label it) and status: what http_requests_total holds.
 	answered map[routeKey]int64
+	// traceparents are the traceparent headers received, "" for none.
+	traceparents []string
 }
 
 type fakeKeyed struct {
@@ -104,6 +107,7 @@ func (f *fakeService) counts() fakeCounts {
 		c.junkMethods[k] = v
 	}
 	c.answered = maps.Clone(f.c.answered)
+	c.traceparents = slices.Clone(f.c.traceparents)
 	return c
 }
 
@@ -125,10 +129,14 @@ func (sr *statusRecorder) WriteHeader(code int) {
 func (f *fakeService) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sr := &statusRecorder{ResponseWriter: w}
 	route := f.serve(sr, r)
-	if sr.status != 0 && route != "" {
-		f.mu.Lock()
+	if route == "" {
+		return // the admin API
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.c.traceparents = append(f.c.traceparents, r.Header.Get("Traceparent"))
+	if sr.status != 0 {
 		f.c.answered[routeKey{r.Method, route, sr.status}]++
-		f.mu.Unlock()
 	}
 }
 

@@ -29,6 +29,7 @@ type Report struct {
 	Concurrency    int     `json:"concurrency"`           // workers, or max in flight
 	Mix            string  `json:"mix"`
 	Seed           uint64  `json:"seed"`
+	Trace          string  `json:"traceparent"` // TraceMode: unsampled, sampled or off
 	StopReason     string  `json:"stop_reason"`
 	ElapsedSeconds float64 `json:"elapsed_seconds"`
 
@@ -214,7 +215,7 @@ func (r *Report) WriteText(w io.Writer) error {
 	if r.Mode == "rate" {
 		mode = fmt.Sprintf("rate %g/s", r.TargetRate)
 	}
-	fmt.Fprintf(&b, "target     %s (%s, concurrency %d, mix %s, seed %d)\n", r.Target, mode, r.Concurrency, r.Mix, r.Seed)
+	fmt.Fprintf(&b, "target     %s (%s, concurrency %d, mix %s, seed %d, traceparent %s)\n", r.Target, mode, r.Concurrency, r.Mix, r.Seed, r.Trace)
 	why := map[string]string{
 		StopDuration: "duration reached", StopRequests: "request count reached",
 		StopInterrupted: "interrupted", StopStopped: "stopped", "": "still running",

@@ -88,8 +88,8 @@ func TestStatsReport(t *testing.T) {
 
 func TestReportOutput(t *testing.T) {
 	rep := feedStats().report(2 * time.Second)
-	rep.Target, rep.Mode, rep.TargetRate, rep.Concurrency, rep.Mix, rep.Seed, rep.StopReason =
-		"http://127.0.0.1:8080", "rate", 10, 50, DefaultMix().String(), 42, StopDuration
+	rep.Target, rep.Mode, rep.TargetRate, rep.Concurrency, rep.Mix, rep.Seed, rep.Trace, rep.StopReason =
+		"http://127.0.0.1:8080", "rate", 10, 50, DefaultMix().String(), 42, "unsampled", StopDuration
 
 	var text bytes.Buffer
 	if err := rep.WriteText(&text); err != nil {
@@ -97,7 +97,7 @@ func TestReportOutput(t *testing.T) {
 	}
 	out := text.String()
 	for _, want := range []string{
-		"http://127.0.0.1:8080 (rate 10/s, concurrency 50, mix orders=70,reads=25,junk=5, seed 42)",
+		"http://127.0.0.1:8080 (rate 10/s, concurrency 50, mix orders=70,reads=25,junk=5, seed 42, traceparent unsampled)",
 		"stopped    after 2.00s (duration reached)",
 		"requests   20 (10.0/s), dropped 1",
 		"4.0/s created (POST /orders answered 2xx: 8)",

@@ -46,6 +46,9 @@ type Options struct {
 	// IdempotencyShare is the share (0..1) of orders with an
 	// Idempotency-Key.
 	IdempotencyShare float64
+	// Trace selects the traceparent header sent on each request; the
+	// zero value sends a random one with the sampled flag off.
+	Trace TraceMode
 	// Seed seeds the request generators; runs with the same seed and
 	// options send the same sequence of kinds, methods, paths and fresh
 	// bodies.
@@ -111,6 +114,8 @@ func (o *Options) Validate() error {
 		return errors.New("mix: no positive weight")
 	case !(o.IdempotencyShare >= 0 && o.IdempotencyShare <= 1):
 		return fmt.Errorf("idempotency %g: want a share in 0..1", o.IdempotencyShare)
+	case o.Trace < 0 || o.Trace >= numTraceModes:
+		return fmt.Errorf("trace mode %d: want TraceUnsampled, TraceSampled or TraceOff", int(o.Trace))
 	case o.ProgressInterval < 0:
 		return fmt.Errorf("progress interval %v: want ≥ 0", o.ProgressInterval)
 	}
@@ -174,6 +179,7 @@ func (r *runner) report(elapsed time.Duration, reason string) *Report {
 	rep.Concurrency = r.conc
 	rep.Mix = r.opts.Mix.String()
 	rep.Seed = r.opts.Seed
+	rep.Trace = r.opts.Trace.String()
 	rep.StopReason = reason
 	return rep
 }
@@ -323,6 +329,9 @@ func (r *runner) do(ctx context.Context, req request) {
 	}
 	if req.idemKey != "" {
 		hreq.Header.Set("Idempotency-Key", req.idemKey)
+	}
+	if r.opts.Trace != TraceOff {
+		hreq.Header.Set("Traceparent", newTraceparent(r.opts.Trace == TraceSampled))
 	}
 
 	start := time.Now()

@@ -527,6 +527,7 @@ func TestOptionsValidate(t *testing.T) {
 		{"negative weight", func(o *Options) { o.Mix = Mix{5, -1, 0} }, "weight"},
 		{"share above 1", func(o *Options) { o.IdempotencyShare = 1.5 }, "idempotency"},
 		{"share NaN", func(o *Options) { o.IdempotencyShare = math.NaN() }, "idempotency"},
+		{"unknown trace mode", func(o *Options) { o.Trace = numTraceModes }, "trace mode"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
