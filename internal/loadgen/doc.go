@@ -23,7 +23,9 @@
 //     "quantity":1..3,"type":"online|in_store|phone","customer_id":"c-N"}.
 //     A share (Options.IdempotencyShare) carries an Idempotency-Key; a
 //     quarter of those replay an earlier key with its exact body, as a
-//     client retry would.
+//     client retry would. Options.Products replaces the product ids, and
+//     Options.UnknownProductShare asks for orders the service rejects as
+//     for an unknown product (404).
 //   - reads: GET /inventory, GET /reports/summary, or GET /orders/<id> of an
 //     order this run created (taken from the Location header of a 201).
 //   - junk: random /nope/... paths and odd methods (DELETE /inventory, BREW

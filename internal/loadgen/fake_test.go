@@ -44,6 +44,8 @@ type fakeCounts struct {
 	postOrders, created, replays, keyed int
 	invalidOrders, keyMismatch          int // loadgen bugs: must stay 0
 	getOrders, getOrderMissing          int
+	unknownProduct                      int            // orders for UnknownProduct, answered 404
+	products                            map[string]int // product id → orders created
 	inventory, summary, junk            int
 	faulted                             int // business requests answered 500
 	faultPuts                           []string
@@ -67,7 +69,7 @@ func newFake(t *testing.T, setup func(*fakeService)) *fakeService {
 		token: "s3cret",
 		ids:   map[string]bool{},
 		keys:  map[string]fakeKeyed{},
-		c:     fakeCounts{junkMethods: map[string]int{}, answered: map[routeKey]int64{}},
+		c:     fakeCounts{junkMethods: map[string]int{}, answered: map[routeKey]int64{}, products: map[string]int{}},
 	}
 	if setup != nil {
 		setup(f)
@@ -107,6 +109,7 @@ func (f *fakeService) counts() fakeCounts {
 		c.junkMethods[k] = v
 	}
 	c.answered = maps.Clone(f.c.answered)
+	c.products = maps.Clone(f.c.products)
 	c.traceparents = slices.Clone(f.c.traceparents)
 	return c
 }
@@ -249,6 +252,13 @@ func (f *fakeService) postOrder(w http.ResponseWriter, r *http.Request) {
 		invalid(http.StatusBadRequest, err.Error())
 		return
 	}
+	if o.ProductID == UnknownProduct {
+		f.mu.Lock()
+		f.c.unknownProduct++
+		f.mu.Unlock()
+		problem(w, http.StatusNotFound, "unknown product")
+		return
+	}
 	validProduct := false
 	for i := 1; i <= 5; i++ {
 		validProduct = validProduct || o.ProductID == fmt.Sprintf("sku-%d", i)
@@ -276,6 +286,7 @@ func (f *fakeService) postOrder(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	f.c.created++
+	f.c.products[o.ProductID]++
 	id := fmt.Sprintf("o-%d", f.c.created)
 	f.ids[id] = true
 	if key != "" {

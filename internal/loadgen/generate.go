@@ -16,7 +16,7 @@ import (
 
 // Workload constants. They shape the traffic, not its volume.
 const (
-	numProducts  = 5    // product ids sku-1..sku-5 (the demo catalog)
+	numProducts  = 5    // default product ids sku-1..sku-5 (the demo catalog)
 	maxQuantity  = 3    // quantities 1..3, so stock lasts a while
 	numCustomers = 1000 // customer ids c-1..c-1000
 	// replayShare is the share of keyed orders that resend an earlier key
@@ -51,6 +51,11 @@ const (
 	// path with a method it does not accept. No route matches them.
 	RouteUnmatched = "unmatched"
 )
+
+// UnknownProduct is the product id of the orders Options.UnknownProductShare
+// asks for: no catalog has it, so the service rejects them with 404
+// (orders_rejected_total{reason="unknown_product"}).
+const UnknownProduct = "sku-unknown"
 
 // request is one generated request, ready to send.
 type request struct {
@@ -159,20 +164,35 @@ func (m *memory) randomKeyed(r uint64) (keyedOrder, bool) {
 // its seed; which order id a read or a replay picks is not, as that
 // depends on what the server answered and when.
 type source struct {
-	rng       *mrand.Rand
-	mix       Mix
-	idemShare float64
-	mem       *memory
+	rng          *mrand.Rand
+	mix          Mix
+	idemShare    float64
+	products     []string // read only; shared by the sources of a run
+	unknownShare float64
+	mem          *memory
 }
 
-// newSource returns a source for stream number stream of a run.
-func newSource(seed, stream uint64, mix Mix, idemShare float64, mem *memory) *source {
+// newSource returns a source for stream number stream of a run with the
+// options o (valid, with Products filled in).
+func newSource(stream uint64, o *Options, mem *memory) *source {
 	return &source{
-		rng:       mrand.New(mrand.NewPCG(seed, stream)),
-		mix:       mix,
-		idemShare: idemShare,
-		mem:       mem,
+		rng:          mrand.New(mrand.NewPCG(o.Seed, stream)),
+		mix:          o.Mix,
+		idemShare:    o.IdempotencyShare,
+		products:     o.Products,
+		unknownShare: o.UnknownProductShare,
+		mem:          mem,
 	}
+}
+
+// demoProducts returns the product ids of the demo catalog, sku-1..sku-5
+// (SPEC §3.2.1): the default of Options.Products.
+func demoProducts() []string {
+	ids := make([]string, numProducts)
+	for i := range ids {
+		ids[i] = "sku-" + strconv.Itoa(i+1)
+	}
+	return ids
 }
 
 // next returns the next request.
@@ -196,8 +216,14 @@ func (g *source) order() request {
 			return request{kind: KindOrder, method: http.MethodPost, route: RouteOrders, path: "/orders", body: o.body, idemKey: o.key}
 		}
 	}
+	product := g.products[g.rng.IntN(len(g.products))]
+	// Drawn only when asked for, so that runs without unknown products
+	// keep the request sequence of their seed.
+	if g.unknownShare > 0 && g.rng.Float64() < g.unknownShare {
+		product = UnknownProduct
+	}
 	body, err := json.Marshal(orderBody{
-		ProductID:  "sku-" + strconv.Itoa(1+g.rng.IntN(numProducts)),
+		ProductID:  product,
 		Quantity:   1 + g.rng.IntN(maxQuantity),
 		Type:       orderTypes[g.rng.IntN(len(orderTypes))],
 		CustomerID: "c-" + strconv.Itoa(1+g.rng.IntN(numCustomers)),

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,6 +24,8 @@ const (
 	flatOutConcurrency = 16     // workers when -rate 0 and no -concurrency
 	maxBodyRead        = 1 << 20
 	maxOrderBodyRead   = 64 << 10
+	maxProducts        = 100_000 // SPEC §3.2: catalogs of 100k products work
+	maxProductLen      = 255
 )
 
 // UserAgent is the User-Agent header of every request a run sends.
@@ -46,6 +49,13 @@ type Options struct {
 	// IdempotencyShare is the share (0..1) of orders with an
 	// Idempotency-Key.
 	IdempotencyShare float64
+	// Products are the product ids orders are for, drawn uniformly; empty
+	// means the demo catalog, sku-1..sku-5. At most maxProducts ids of 1
+	// to maxProductLen bytes.
+	Products []string
+	// UnknownProductShare is the share (0..1) of orders for UnknownProduct,
+	// which the service rejects with 404 (not an error: a 4xx).
+	UnknownProductShare float64
 	// Trace selects the traceparent header sent on each request; the
 	// zero value sends a random one with the sampled flag off.
 	Trace TraceMode
@@ -114,6 +124,10 @@ func (o *Options) Validate() error {
 		return errors.New("mix: no positive weight")
 	case !(o.IdempotencyShare >= 0 && o.IdempotencyShare <= 1):
 		return fmt.Errorf("idempotency %g: want a share in 0..1", o.IdempotencyShare)
+	case len(o.Products) > maxProducts:
+		return fmt.Errorf("products: %d ids, want at most %d", len(o.Products), maxProducts)
+	case !(o.UnknownProductShare >= 0 && o.UnknownProductShare <= 1):
+		return fmt.Errorf("unknown product share %g: want a share in 0..1", o.UnknownProductShare)
 	case o.Trace < 0 || o.Trace >= numTraceModes:
 		return fmt.Errorf("trace mode %d: want TraceUnsampled, TraceSampled or TraceOff", int(o.Trace))
 	case o.ProgressInterval < 0:
@@ -122,6 +136,11 @@ func (o *Options) Validate() error {
 	for _, w := range o.Mix {
 		if w < 0 || w > maxWeight {
 			return fmt.Errorf("mix: weight %d outside 0..%d", w, maxWeight)
+		}
+	}
+	for _, id := range o.Products {
+		if id == "" || len(id) > maxProductLen {
+			return fmt.Errorf("products: id %.40q: want 1..%d bytes", id, maxProductLen)
 		}
 	}
 	return nil
@@ -155,6 +174,11 @@ type runner struct {
 
 // newRunner returns the state of a run with valid options.
 func newRunner(opts Options) *runner {
+	// The run reads its own copy: the caller may reuse the slice.
+	opts.Products = slices.Clone(opts.Products)
+	if len(opts.Products) == 0 {
+		opts.Products = demoProducts()
+	}
 	r := &runner{
 		opts:   opts,
 		conc:   opts.EffectiveConcurrency(),
@@ -209,7 +233,7 @@ func newClient(conc int, timeout time.Duration) *http.Client {
 // When the loop falls behind (a stalled scheduler), it sends the overdue
 // requests at once to keep the average rate.
 func (r *runner) schedule(runCtx, reqCtx context.Context, start time.Time) {
-	gen := newSource(r.opts.Seed, 0, r.opts.Mix, r.opts.IdempotencyShare, r.mem)
+	gen := newSource(0, &r.opts, r.mem)
 	slots := make(chan struct{}, r.conc)
 	interval := float64(time.Second) / r.opts.Rate
 	timer := time.NewTimer(time.Hour)
@@ -251,7 +275,7 @@ func (r *runner) schedule(runCtx, reqCtx context.Context, start time.Time) {
 func (r *runner) flatOut(runCtx, reqCtx context.Context) {
 	var wg sync.WaitGroup
 	for w := range r.conc {
-		gen := newSource(r.opts.Seed, uint64(w)+1, r.opts.Mix, r.opts.IdempotencyShare, r.mem)
+		gen := newSource(uint64(w)+1, &r.opts, r.mem)
 		wg.Go(func() {
 			for runCtx.Err() == nil && r.budget.take() {
 				r.do(reqCtx, gen.next())

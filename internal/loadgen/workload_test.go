@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -389,7 +390,7 @@ func TestGenerator(t *testing.T) {
 			const n = 4000
 			mem := newMemory()
 			mem.addID("o-1") // as if an order had been created
-			g := newSource(7, 0, tt.mix, tt.idemShare, mem)
+			g := newSource(0, &Options{Seed: 7, Mix: tt.mix, IdempotencyShare: tt.idemShare, Products: demoProducts()}, mem)
 			var kinds [numKinds]int
 			keyed, replays := 0, 0
 			seen := map[string][]byte{}
@@ -439,10 +440,11 @@ func TestGenerator(t *testing.T) {
 			}
 
 			// The same seed gives the same sequence, whatever the memory holds.
-			a := newSource(11, 3, tt.mix, tt.idemShare, newMemory())
+			opts := &Options{Seed: 11, Mix: tt.mix, IdempotencyShare: tt.idemShare, Products: demoProducts()}
+			a := newSource(3, opts, newMemory())
 			bMem := newMemory()
 			bMem.addID("o-9")
-			b := newSource(11, 3, tt.mix, tt.idemShare, bMem)
+			b := newSource(3, opts, bMem)
 			for i := range 200 {
 				ra, rb := a.next(), b.next()
 				if ra.kind != rb.kind || ra.method != rb.method || (ra.kind == KindJunk && ra.path != rb.path) {
@@ -528,6 +530,12 @@ func TestOptionsValidate(t *testing.T) {
 		{"share above 1", func(o *Options) { o.IdempotencyShare = 1.5 }, "idempotency"},
 		{"share NaN", func(o *Options) { o.IdempotencyShare = math.NaN() }, "idempotency"},
 		{"unknown trace mode", func(o *Options) { o.Trace = numTraceModes }, "trace mode"},
+		{"products", func(o *Options) { o.Products = []string{"sku-1", "sku-2"} }, ""},
+		{"empty product id", func(o *Options) { o.Products = []string{"sku-1", ""} }, "products"},
+		{"long product id", func(o *Options) { o.Products = []string{strings.Repeat("x", 256)} }, "products"},
+		{"too many products", func(o *Options) { o.Products = make([]string, maxProducts+1) }, "products"},
+		{"unknown share above 1", func(o *Options) { o.UnknownProductShare = 1.01 }, "unknown product"},
+		{"unknown share NaN", func(o *Options) { o.UnknownProductShare = math.NaN() }, "unknown product"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -569,5 +577,52 @@ func TestConcurrencyAuto(t *testing.T) {
 		if got := o.EffectiveConcurrency(); got != tt.want {
 			t.Errorf("rate %g concurrency %d timeout %v: got %d, want %d", tt.rate, tt.conc, tt.timeout, got, tt.want)
 		}
+	}
+}
+
+// TestRunProducts checks Options.Products and Options.UnknownProductShare:
+// orders are for the products given (the demo catalog by default), and the
+// share asked for is for UnknownProduct, answered 404 and not an error.
+func TestRunProducts(t *testing.T) {
+	tests := []struct {
+		name     string
+		products []string
+		unknown  float64
+		want     []string // products orders may be created for
+	}{
+		{"default catalog", nil, 0, demoProducts()},
+		{"one product", []string{"sku-3"}, 0, []string{"sku-3"}},
+		{"a share unknown", []string{"sku-1", "sku-4"}, 0.3, []string{"sku-1", "sku-4"}},
+		{"all unknown", nil, 1, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			const n = 300
+			f := newFake(t, nil)
+			products := slices.Clone(tt.products)
+			opts := Options{
+				BaseURL: f.baseURL(t), Concurrency: 4, Requests: n, Timeout: 5 * time.Second, Mix: Mix{KindOrder: 1},
+				Seed: 8, Products: products, UnknownProductShare: tt.unknown,
+			}
+			rep, _ := runFor(t, context.Background(), opts, runLimit)
+			checkConsistent(t, rep, f)
+			c := f.counts()
+			for id := range c.products {
+				if !slices.Contains(tt.want, id) {
+					t.Errorf("order created for %q, want only %v", id, tt.want)
+				}
+			}
+			if len(tt.want) > 1 && len(c.products) != len(tt.want) {
+				t.Errorf("orders for %v, want every one of %v", c.products, tt.want)
+			}
+			// ±0.12 is over 4 standard deviations of a share of 300.
+			if share := float64(c.unknownProduct) / n; math.Abs(share-tt.unknown) > 0.12 {
+				t.Errorf("unknown product share %.2f, want about %.2f", share, tt.unknown)
+			}
+			if got := rep.Count(http.MethodPost, RouteOrders, http.StatusNotFound); got != int64(c.unknownProduct) || rep.ErrorShare != 0 {
+				t.Errorf("report: %d × 404, error share %g; server rejected %d unknown, want them as 4xx, not errors",
+					got, rep.ErrorShare, c.unknownProduct)
+			}
+		})
 	}
 }
