@@ -37,8 +37,8 @@ type Report struct {
 	RequestsPerSecond float64 `json:"requests_per_second"`
 	// OrdersPerSecond counts POST /orders answered 2xx.
 	OrdersPerSecond float64 `json:"orders_per_second"`
-	// Dropped counts requests that were due while -concurrency were in
-	// flight and so were not sent (rate mode).
+	// Dropped counts requests that were due while Options.Concurrency
+	// were in flight and so were not sent (rate mode).
 	Dropped int64 `json:"dropped"`
 	// ErrorShare is (5xx + transport errors) / requests.
 	ErrorShare float64 `json:"error_share"`

@@ -45,13 +45,14 @@ type Options struct {
 	Duration    time.Duration // stop after this long
 	Requests    int64         // stop after sending this many
 	Timeout     time.Duration // per request, body included; required
-	Mix         Mix
+	// Mix weights the request kinds; required (a positive total).
+	Mix Mix
 	// IdempotencyShare is the share (0..1) of orders with an
 	// Idempotency-Key.
 	IdempotencyShare float64
-	// Products are the product ids orders are for, drawn uniformly; empty
-	// means the demo catalog, sku-1..sku-5. At most maxProducts ids of 1
-	// to maxProductLen bytes.
+	// Products are the product ids orders are for, drawn uniformly (repeat
+	// an id to weight it); empty means the demo catalog, sku-1..sku-5. At
+	// most 100,000 ids of 1 to 255 bytes. The run keeps its own copy.
 	Products []string
 	// UnknownProductShare is the share (0..1) of orders for UnknownProduct,
 	// which the service rejects with 404 (not an error: a 4xx).
