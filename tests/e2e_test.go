@@ -49,8 +49,7 @@ func TestEndToEnd(t *testing.T) {
 	s := startStack(t)
 	ph.done("start the stack (service, 2 clustered Alertmanagers, Prometheus, Sentry sink)")
 
-	tr := startTraffic(s.svcURL)
-	t.Cleanup(tr.stop)
+	tr := startTraffic(t, s.svcURL)
 
 	// --- Heartbeat ---------------------------------------------------------
 	wd := s.waitStored(t, "Watchdog", ordersvc.AlertFiring, alertTimeout)

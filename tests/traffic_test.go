@@ -1,144 +1,107 @@
 package tests
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"io"
-	"net/http"
-	"sort"
+	"net/url"
+	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
+	"testing"
 	"time"
+
+	"github.com/ordersvc/ordersvc/internal/loadgen"
 )
 
-// Traffic shape: a few workers, each pausing between requests, so that the
-// order volume over the whole run stays below the demo catalog's stock of
-// the products ordered (an out-of-stock 409 is harmless, but the business
-// panels read better with real orders).
+// Traffic shape: an open-loop rate low enough that the orders of a whole
+// run stay within the demo catalog's stock of the products ordered (an
+// out-of-stock 409 is harmless, but the business panels read better with
+// real orders), and high enough that every short alert window sees dozens
+// of requests. Injected latency does not slow it down, so the faulted
+// routes keep their share of the traffic.
 const (
-	trafficWorkers = 6
-	trafficPause   = 200 * time.Millisecond
-	// maxTrafficRequests bounds the whole run's requests, whatever happens
-	// to the test's timing.
+	trafficRate = 12 // requests/s
+	// trafficConcurrency bounds the requests in flight: 12/s at the 1.5s
+	// latency the test injects needs about 18; the rest are dropped and
+	// counted, never queued.
+	trafficConcurrency = 64
+	// maxTrafficRequests and maxTrafficDuration bound the whole run's
+	// traffic, whatever happens to the test's timing.
 	maxTrafficRequests = 20000
+	maxTrafficDuration = 15 * time.Minute
 	// requestTimeout is above the largest latency the test injects.
 	requestTimeout = 10 * time.Second
 )
 
-// traffic drives a mixed workload against the service in the background:
-// POST /orders (with the odd unknown product, a 404 rejection), GET
-// /inventory and GET /reports/summary, until stopped or maxTrafficRequests. It counts answers by route and
-// status.
-type traffic struct {
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+// trafficProducts are the demo catalog entries with plenty of stock, each
+// repeated in proportion to its stock (sku-1 500, sku-3 1000, sku-4 2000)
+// so that they run low together, if at all.
+var trafficProducts = []string{"sku-1", "sku-3", "sku-3", "sku-4", "sku-4", "sku-4", "sku-4"}
 
-	sent   atomic.Int64 // requests started, bounded by maxTrafficRequests
-	mu     sync.Mutex
-	counts map[string]int // "POST /orders 201" → n
-	errs   int
+// traffic is internal/loadgen driving a mixed workload against the service
+// in the background: POST /orders (a tenth for an unknown product, a 404
+// rejection; a tenth keyed, some replayed), GET /inventory, GET
+// /reports/summary, GET /orders/:id and a little junk (unmatched routes),
+// until stopped or a bound is reached. It counts answers by method, route
+// and status.
+type traffic struct {
+	gen *loadgen.Generator
 }
 
-// startTraffic starts the workers; stop ends them.
-func startTraffic(baseURL string) *traffic {
-	ctx, cancel := context.WithCancel(context.Background())
-	tr := &traffic{cancel: cancel, counts: map[string]int{}}
-	client := &http.Client{Timeout: requestTimeout}
-	for w := range trafficWorkers {
-		tr.wg.Add(1)
-		go func() {
-			defer tr.wg.Done()
-			for i := 0; ctx.Err() == nil && tr.sent.Add(1) <= maxTrafficRequests; i++ {
-				tr.once(ctx, client, baseURL, w, i)
-				select {
-				case <-ctx.Done():
-				case <-time.After(trafficPause):
-				}
-			}
-		}()
+// startTraffic starts the traffic against baseURL; it is stopped when the
+// test ends, or earlier by stop.
+func startTraffic(t testing.TB, baseURL string) *traffic {
+	t.Helper()
+	u, err := url.Parse(baseURL)
+	if err != nil {
+		t.Fatalf("traffic: service URL: %v", err)
 	}
+	gen, err := loadgen.Start(context.Background(), loadgen.Options{
+		BaseURL:             u,
+		Rate:                trafficRate,
+		Concurrency:         trafficConcurrency,
+		Duration:            maxTrafficDuration,
+		Requests:            maxTrafficRequests,
+		Timeout:             requestTimeout,
+		Mix:                 loadgen.Mix{loadgen.KindOrder: 50, loadgen.KindRead: 45, loadgen.KindJunk: 5},
+		IdempotencyShare:    0.1,
+		Products:            trafficProducts,
+		UnknownProductShare: 0.1,
+		Seed:                1,
+	})
+	if err != nil {
+		t.Fatalf("traffic: %v", err)
+	}
+	tr := &traffic{gen: gen}
+	t.Cleanup(tr.stop)
 	return tr
 }
 
-// products are the demo catalog entries with plenty of stock.
-var products = []string{"sku-1", "sku-3", "sku-4"}
+// stop ends the traffic and waits for the requests in flight (each bounded
+// by requestTimeout). Calling it again does nothing.
+func (tr *traffic) stop() { tr.gen.Stop() }
 
-// orderTypes is the closed set of order types.
-var orderTypes = []string{"online", "in_store", "phone"}
+// report returns what the traffic got so far (the final report once
+// stopped): exact counts by method, route and status in Routes, looked up
+// with Count.
+func (tr *traffic) report() *loadgen.Report { return tr.gen.Snapshot() }
 
-// once sends the i-th request of worker w.
-func (tr *traffic) once(ctx context.Context, client *http.Client, baseURL string, w, i int) {
-	var method, path, body string
-	// Half the requests are orders: the faulted route whose panics the
-	// test looks for in Sentry.
-	switch (w + i) % 4 {
-	case 0, 1:
-		method, path = http.MethodPost, "/orders"
-		product := products[(w+i)%len(products)]
-		if i%10 == 9 {
-			product = "sku-unknown" // 404: counted as a rejection, not an error
-		}
-		body = fmt.Sprintf(`{"product_id":%q,"quantity":1,"type":%q,"customer_id":"e2e-%d"}`,
-			product, orderTypes[i%len(orderTypes)], w)
-	case 2:
-		method, path = http.MethodGet, "/inventory"
-	default:
-		method, path = http.MethodGet, "/reports/summary"
-	}
-	req, err := http.NewRequestWithContext(ctx, method, baseURL+path, strings.NewReader(body))
-	if err != nil {
-		tr.count("", err)
-		return
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	} else {
-		req.Body = http.NoBody
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		if ctx.Err() == nil {
-			tr.count("", err)
-		}
-		return
-	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	tr.count(fmt.Sprintf("%s %s %d", method, path, resp.StatusCode), nil)
-}
-
-// count records one answer (or a transport error).
-func (tr *traffic) count(key string, err error) {
-	tr.mu.Lock()
-	defer tr.mu.Unlock()
-	if err != nil {
-		tr.errs++
-		return
-	}
-	tr.counts[key]++
-}
-
-// stop ends the workers and waits for them (bounded by requestTimeout,
-// since every request is).
-func (tr *traffic) stop() {
-	tr.cancel()
-	tr.wg.Wait()
-}
-
-// summary describes what the workers saw, one "route status: n" per line.
+// summary describes what the traffic saw, one "method route status: n"
+// per line, then the totals.
 func (tr *traffic) summary() string {
-	tr.mu.Lock()
-	defer tr.mu.Unlock()
-	keys := mapKeys(tr.counts)
-	sort.Strings(keys)
-	var b bytes.Buffer
-	total := 0
-	for _, k := range keys {
-		fmt.Fprintf(&b, "  %-28s %6d\n", k, tr.counts[k])
-		total += tr.counts[k]
+	rep := tr.report()
+	var b strings.Builder
+	for _, rc := range rep.Routes {
+		status := strconv.Itoa(rc.Status)
+		if rc.Status == 0 {
+			status = "no response"
+		}
+		fmt.Fprintf(&b, "  %-40s %6d\n", rc.Method+" "+rc.Route+" "+status, rc.Count)
 	}
-	fmt.Fprintf(&b, "  %-28s %6d\n  %-28s %6d", "total", total, "transport errors", tr.errs)
+	var transport int64
+	for _, n := range rep.TransportErrors {
+		transport += n
+	}
+	fmt.Fprintf(&b, "  %-40s %6d\n  %-40s %6d\n  %-40s %6d", "total", rep.Requests, "transport errors", transport,
+		"dropped (concurrency bound)", rep.Dropped)
 	return b.String()
 }

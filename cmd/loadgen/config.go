@@ -8,7 +8,8 @@ import (
 	"net/url"
 	"os"
 	"strings"
-	"time"
+
+	"github.com/ordersvc/ordersvc/internal/loadgen"
 )
 
 // defaultURL is the -url default: a server started with go run ./cmd/server.
@@ -16,7 +17,7 @@ const defaultURL = "http://127.0.0.1:8080"
 
 // config is everything the command line sets.
 type config struct {
-	opts        Options
+	opts        loadgen.Options
 	rawURL      string
 	allowRemote bool
 	adminToken  string
@@ -31,13 +32,7 @@ func newConfig() *config {
 	return &config{
 		rawURL:   defaultURL,
 		progress: true,
-		opts: Options{
-			Rate:             100,
-			Duration:         30 * time.Second,
-			Timeout:          5 * time.Second,
-			Mix:              defaultMix,
-			IdempotencyShare: 0.1,
-		},
+		opts:     loadgen.DefaultOptions(nil), // the URL is set by finish
 	}
 }
 
@@ -54,7 +49,7 @@ func (c *config) finish(args []string, getenv func(string) string) error {
 	}
 	c.opts.BaseURL = u
 	o := &c.opts
-	if err := o.validate(); err != nil {
+	if err := o.Validate(); err != nil {
 		return fmt.Errorf("-%w", err)
 	}
 	if o.Seed == 0 {
@@ -126,9 +121,9 @@ func (c *config) describe() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "loadgen: %s", strings.TrimSuffix(o.BaseURL.String(), "/"))
 	if o.Rate > 0 {
-		fmt.Fprintf(&b, ", rate %g/s, at most %d in flight", o.Rate, o.concurrency())
+		fmt.Fprintf(&b, ", rate %g/s, at most %d in flight", o.Rate, o.EffectiveConcurrency())
 	} else {
-		fmt.Fprintf(&b, ", flat out with %d workers", o.concurrency())
+		fmt.Fprintf(&b, ", flat out with %d workers", o.EffectiveConcurrency())
 	}
 	fmt.Fprintf(&b, ", mix %s", o.Mix)
 	switch {

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ordersvc/ordersvc/internal/loadgen"
 )
 
 func TestParseTarget(t *testing.T) {
@@ -68,7 +70,7 @@ func TestConfigFlags(t *testing.T) {
 		{"defaults", nil, "", func(t *testing.T, c *config) {
 			o := c.opts
 			if o.BaseURL.String() != defaultURL || o.Rate != 100 || o.Duration != 30*time.Second || o.Requests != 0 ||
-				o.Timeout != 5*time.Second || o.Mix != defaultMix || o.IdempotencyShare != 0.1 || o.Seed == 0 ||
+				o.Timeout != 5*time.Second || o.Mix != loadgen.DefaultMix() || o.IdempotencyShare != 0.1 || o.Seed == 0 ||
 				!c.progress || c.jsonOut || c.faults != nil {
 				t.Errorf("defaults: %+v %+v", o, c)
 			}
@@ -83,7 +85,7 @@ func TestConfigFlags(t *testing.T) {
 		}, "", func(t *testing.T, c *config) {
 			o := c.opts
 			if o.BaseURL.Host != "localhost:9000" || o.Rate != 0 || o.Concurrency != 8 || o.Duration != time.Minute ||
-				o.Requests != 500 || o.Timeout != 2*time.Second || o.Mix != (Mix{1, 0, 1}) || o.IdempotencyShare != 0.5 ||
+				o.Requests != 500 || o.Timeout != 2*time.Second || o.Mix != (loadgen.Mix{1, 0, 1}) || o.IdempotencyShare != 0.5 ||
 				o.Seed != 77 || c.adminToken != "tok" || string(c.faults) != `{"error_rate":0.3}` || !c.jsonOut || c.progress {
 				t.Errorf("parsed: %+v %+v faults %s", o, c, c.faults)
 			}

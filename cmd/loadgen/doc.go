@@ -1,6 +1,8 @@
 // Command loadgen drives a mixed workload against an ordersvc instance and
 // reports throughput and latency. It is how the throughput and tail latency
 // of POST /orders are measured on loopback, and how demos make alerts fire.
+// The engine is package internal/loadgen; this command maps its flags onto
+// loadgen.Options, sets and resets faults, and prints the report.
 //
 // Usage:
 //
@@ -21,6 +23,9 @@
 //     order this run created (taken from the Location header of a 201).
 //   - junk: random /nope/... paths and odd methods (DELETE /inventory, BREW
 //     /orders, ...). 4xx answers are expected and are not counted as errors.
+//
+// Every request carries a W3C traceparent header with a random trace id and
+// the sampled flag off (00), which the service continues (SPEC §11).
 //
 // Modes. With -rate N (requests/s) the schedule is open-loop: request i is
 // due at start + i/N whatever happened to earlier ones, so a slow server does

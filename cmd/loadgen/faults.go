@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/ordersvc/ordersvc/internal/loadgen"
 )
 
 // maxFaultsLen bounds the -faults JSON.
@@ -53,8 +55,13 @@ func putFaults(ctx context.Context, base *url.URL, token string, body []byte, ti
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", userAgent)
-	client := newClient(1, timeout)
+	req.Header.Set("User-Agent", loadgen.UserAgent)
+	// No proxy from the environment and no redirects, like the run's own
+	// client: the admin API of the target is what is meant.
+	client := &http.Client{
+		Transport:     &http.Transport{Proxy: nil, TLSHandshakeTimeout: timeout},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
 	defer client.CloseIdleConnections()
 	resp, err := client.Do(req)
 	if err != nil {

@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/ordersvc/ordersvc/internal/loadgen"
 )
 
 func main() {
@@ -39,8 +41,8 @@ func newFlagSet(c *config) *flag.FlagSet {
 	return fs
 }
 
-// run is main without the exit: it parses args, runs the load and prints
-// the report, and returns the exit code (0 ok, 1 run failed, 2 bad flags).
+// run is main without the exit: flags → options → run → report → exit code
+// (0 ok, 1 run failed, 2 bad flags). The engine is internal/loadgen.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	cfg := newConfig()
 	fs := newFlagSet(cfg)
@@ -77,21 +79,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 			}
 		}()
 	}
-	var pp *progressPrinter
 	if cfg.progress {
-		pp = newProgressPrinter(stderr, isTerminal(stderr))
-		cfg.opts.OnProgress = pp.Print
+		cfg.opts.Progress = stderr
 	}
 
-	rep, err := Run(ctx, cfg.opts)
-	if pp != nil {
-		pp.Finish()
-	}
+	rep, err := loadgen.Run(ctx, cfg.opts)
 	if err != nil {
 		fmt.Fprintf(stderr, "loadgen: %v\n", err)
 		return 1
 	}
-	if rep.StopReason == StopInterrupted {
+	if rep.StopReason == loadgen.StopInterrupted {
 		fmt.Fprintln(stderr, "loadgen: interrupted; in-flight requests were drained")
 	}
 	if cfg.jsonOut {

@@ -7,6 +7,8 @@ import (
 	"net"
 	"strings"
 	"testing"
+
+	"github.com/ordersvc/ordersvc/internal/loadgen"
 )
 
 func noEnv(string) string { return "" }
@@ -50,7 +52,7 @@ func TestMainExitCodes(t *testing.T) {
 // set before and reset after the run, the report is valid JSON on stdout,
 // and the injected 5xx show as errors.
 func TestMainRunWithFaults(t *testing.T) {
-	f := newFake(t, nil)
+	f := newFake(t)
 	var stdout, stderr bytes.Buffer
 	args := []string{
 		"-url", f.URL, "-rate", "0", "-concurrency", "3", "-requests", "90", "-mix", "orders=2,reads=1",
@@ -65,7 +67,7 @@ func TestMainRunWithFaults(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit code %d, stderr:\n%s", code, stderr.String())
 	}
-	var rep Report
+	var rep loadgen.Report
 	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
 		t.Fatalf("stdout is not a JSON report: %v\n%s", err, stdout.String())
 	}
@@ -76,7 +78,7 @@ func TestMainRunWithFaults(t *testing.T) {
 	if rep.Requests != 90 || rep.ErrorShare != 1 || rep.StatusCodes[500] != 90 || rep.Kinds.Orders.Status5xx != rep.Kinds.Orders.Requests {
 		t.Errorf("report %+v; want 90 requests all answered 500", rep)
 	}
-	if rep.Seed != 4 || rep.Mix != "orders=2,reads=1,junk=0" || rep.StopReason != StopRequests {
+	if rep.Seed != 4 || rep.Mix != "orders=2,reads=1,junk=0" || rep.StopReason != loadgen.StopRequests {
 		t.Errorf("report settings %+v", rep)
 	}
 	if strings.Contains(stderr.String(), f.token) || strings.Contains(stdout.String(), f.token) {
@@ -86,7 +88,7 @@ func TestMainRunWithFaults(t *testing.T) {
 }
 
 func TestMainRunText(t *testing.T) {
-	f := newFake(t, nil)
+	f := newFake(t)
 	var stdout, stderr bytes.Buffer
 	code := run(context.Background(), []string{"-url", f.URL, "-rate", "0", "-requests", "40", "-seed", "8"}, &stdout, &stderr, noEnv)
 	if code != 0 {
@@ -112,7 +114,7 @@ func TestMainFailures(t *testing.T) {
 	}
 	deadURL := "http://" + ln.Addr().String()
 	ln.Close()
-	f := newFake(t, nil)
+	f := newFake(t)
 	tests := []struct {
 		name      string
 		args      []string

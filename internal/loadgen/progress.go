@@ -1,4 +1,4 @@
-package main
+package loadgen
 
 import (
 	"fmt"
@@ -35,7 +35,7 @@ func isTerminal(w io.Writer) bool {
 // Print writes one progress line. Write errors are ignored: progress is
 // best effort and must not stop a run.
 func (pp *progressPrinter) Print(p Progress) {
-	line := formatProgress(p)
+	line := p.String()
 	pp.mu.Lock()
 	defer pp.mu.Unlock()
 	if pp.tty {
@@ -58,9 +58,11 @@ func (pp *progressPrinter) Finish() {
 	}
 }
 
-// formatProgress returns the text of one progress line; rate, shares and
-// percentiles are over the window since the previous line.
-func formatProgress(p Progress) string {
+// String returns the text of one progress line: elapsed time, requests
+// completed, then rate, error share, 4xx share and p50/p99 latency over the
+// window since the previous line, requests in flight, and dropped requests
+// if any.
+func (p Progress) String() string {
 	errShare, share4xx := 0.0, 0.0
 	if p.WindowRequests > 0 {
 		errShare = 100 * float64(p.WindowErrors) / float64(p.WindowRequests)

@@ -1,4 +1,4 @@
-package main
+package loadgen
 
 import (
 	"context"
@@ -46,14 +46,21 @@ type kindStats struct {
 	latencies Histogram
 }
 
+// routeKey identifies a RouteCount.
+type routeKey struct {
+	method, route string
+	status        int // 0 for a transport error
+}
+
 // stats accumulates the outcomes of a run. It is safe for concurrent use.
 // One mutex is enough: recording takes ~100ns, far below the cost of the
 // HTTP exchange being recorded.
 type stats struct {
 	mu        sync.Mutex
 	kinds     [numKinds]kindStats
-	codes     map[int]int64    // status code → count; codes are 3 digits
-	transport map[string]int64 // cause → count; keys from classifyError
+	codes     map[int]int64      // status code → count; codes are 3 digits
+	routes    map[routeKey]int64 // bounded: generated methods × routes × codes
+	transport map[string]int64   // cause → count; keys from classifyError
 	dropped   int64
 
 	// The window since the last progress snapshot.
@@ -66,23 +73,25 @@ type stats struct {
 
 // newStats returns empty stats whose first window starts at start.
 func newStats(start time.Time) *stats {
-	return &stats{codes: map[int]int64{}, transport: map[string]int64{}, winStart: start}
+	return &stats{codes: map[int]int64{}, routes: map[routeKey]int64{}, transport: map[string]int64{}, winStart: start}
 }
 
-// record adds the outcome of one request: an HTTP status with its latency,
-// or a transport error cause (then status and latency are ignored).
-func (s *stats) record(k Kind, status int, cause string, latency time.Duration) {
+// record adds the outcome of req: an HTTP status with its latency, or a
+// transport error cause (then status and latency are ignored).
+func (s *stats) record(req request, status int, cause string, latency time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ks := &s.kinds[k]
+	ks := &s.kinds[req.kind]
 	ks.requests++
 	s.winRequests++
 	if cause != "" {
 		ks.classes[0]++
 		s.transport[cause]++
+		s.routes[routeKey{req.method, req.route, 0}]++
 		s.winErrors++
 		return
 	}
+	s.routes[routeKey{req.method, req.route, status}]++
 	c := statusClass(status)
 	ks.classes[c]++
 	s.codes[status]++

@@ -1,4 +1,4 @@
-package main
+package loadgen
 
 import (
 	"errors"
@@ -36,8 +36,8 @@ const maxWeight = 1_000_000
 // not add up to 100; a kind is drawn with probability weight/sum.
 type Mix [numKinds]int
 
-// defaultMix is the -mix default.
-var defaultMix = Mix{KindOrder: 70, KindRead: 25, KindJunk: 5}
+// DefaultMix returns the default weights: orders=70,reads=25,junk=5.
+func DefaultMix() Mix { return Mix{KindOrder: 70, KindRead: 25, KindJunk: 5} }
 
 // ParseMix parses "orders=70,reads=25,junk=5". Kinds left out get weight 0;
 // unknown or repeated kinds, non-integer, negative or huge weights, and an

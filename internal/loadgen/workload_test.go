@@ -1,4 +1,4 @@
-package main
+package loadgen
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -58,6 +59,18 @@ func checkConsistent(t *testing.T, rep *Report, f *fakeService) {
 	if codes != rep.Responses() || rep.Responses() != rep.Requests {
 		t.Errorf("status codes add up to %d, responses %d, requests %d", codes, rep.Responses(), rep.Requests)
 	}
+	// Exactly what the service counted, by method, route and status.
+	var routed int64
+	for _, rc := range rep.Routes {
+		routed += rc.Count
+		if got := c.answered[routeKey{rc.Method, rc.Route, rc.Status}]; got != rc.Count {
+			t.Errorf("%s %s %d: report %d, server answered %d", rc.Method, rc.Route, rc.Status, rc.Count, got)
+		}
+	}
+	if routed != rep.Requests || len(rep.Routes) != len(c.answered) {
+		t.Errorf("routes add up to %d in %d entries; requests %d, server answered %d combinations",
+			routed, len(rep.Routes), rep.Requests, len(c.answered))
+	}
 	if rep.Latency.Count != uint64(rep.Requests) {
 		t.Errorf("latency count %d, requests %d", rep.Latency.Count, rep.Requests)
 	}
@@ -85,7 +98,7 @@ func TestRunAgainstServer(t *testing.T) {
 	}{
 		{
 			name: "flat out, request limit, default mix",
-			opts: Options{Rate: 0, Concurrency: 4, Requests: 300, Mix: defaultMix, IdempotencyShare: 0.5},
+			opts: Options{Rate: 0, Concurrency: 4, Requests: 300, Mix: DefaultMix(), IdempotencyShare: 0.5},
 			check: func(t *testing.T, rep *Report, c fakeCounts, _ time.Duration) {
 				if rep.Requests != 300 || rep.StopReason != StopRequests || rep.Mode != "flat-out" {
 					t.Errorf("requests %d, stop %q, mode %q; want 300, requests, flat-out", rep.Requests, rep.StopReason, rep.Mode)
@@ -104,7 +117,7 @@ func TestRunAgainstServer(t *testing.T) {
 		},
 		{
 			name: "rate, request limit",
-			opts: Options{Rate: 2000, Requests: 200, Mix: defaultMix},
+			opts: Options{Rate: 2000, Requests: 200, Mix: DefaultMix()},
 			check: func(t *testing.T, rep *Report, _ fakeCounts, _ time.Duration) {
 				if rep.Requests != 200 || rep.StopReason != StopRequests || rep.Mode != "rate" || rep.TargetRate != 2000 {
 					t.Errorf("requests %d, stop %q, mode %q rate %g", rep.Requests, rep.StopReason, rep.Mode, rep.TargetRate)
@@ -119,7 +132,7 @@ func TestRunAgainstServer(t *testing.T) {
 		},
 		{
 			name: "flat out, duration",
-			opts: Options{Concurrency: 2, Duration: 200 * time.Millisecond, Mix: defaultMix},
+			opts: Options{Concurrency: 2, Duration: 200 * time.Millisecond, Mix: DefaultMix()},
 			check: func(t *testing.T, rep *Report, _ fakeCounts, took time.Duration) {
 				if rep.Requests == 0 || rep.StopReason != StopDuration {
 					t.Errorf("requests %d, stop %q; want > 0, duration", rep.Requests, rep.StopReason)
@@ -131,7 +144,7 @@ func TestRunAgainstServer(t *testing.T) {
 		},
 		{
 			name: "rate, duration: never more than the schedule",
-			opts: Options{Rate: 100, Duration: 300 * time.Millisecond, Mix: defaultMix},
+			opts: Options{Rate: 100, Duration: 300 * time.Millisecond, Mix: DefaultMix()},
 			check: func(t *testing.T, rep *Report, _ fakeCounts, _ time.Duration) {
 				// Due times 0, 10ms, ... < 300ms: at most 30 requests.
 				if rep.Requests == 0 || rep.Requests > 30 || rep.StopReason != StopDuration {
@@ -186,7 +199,7 @@ func TestRunAgainstServer(t *testing.T) {
 // a closed loop would wait for answers and never send them all.
 func TestRunIsOpenLoop(t *testing.T) {
 	f := newFake(t, func(f *fakeService) { f.hold = make(chan struct{}) })
-	opts := Options{BaseURL: f.baseURL(t), Rate: 1000, Concurrency: 50, Requests: 20, Timeout: 10 * time.Second, Mix: defaultMix, Seed: 1}
+	opts := Options{BaseURL: f.baseURL(t), Rate: 1000, Concurrency: 50, Requests: 20, Timeout: 10 * time.Second, Mix: DefaultMix(), Seed: 1}
 	var rep *Report
 	done := make(chan struct{})
 	go func() {
@@ -213,7 +226,7 @@ func TestRunDropsAndTimeouts(t *testing.T) {
 	f := newFake(t, func(f *fakeService) { f.hold = make(chan struct{}) })
 	opts := Options{
 		BaseURL: f.baseURL(t), Rate: 500, Concurrency: 5, Duration: 200 * time.Millisecond,
-		Timeout: 300 * time.Millisecond, Mix: defaultMix, Seed: 1,
+		Timeout: 300 * time.Millisecond, Mix: DefaultMix(), Seed: 1,
 	}
 	rep, took := runFor(t, context.Background(), opts, runLimit)
 	if rep.Requests != 5 || f.arrived.Load() != 5 {
@@ -255,7 +268,7 @@ func TestRunInterrupt(t *testing.T) {
 				}
 				cancel()
 			}()
-			opts := Options{BaseURL: f.baseURL(t), Rate: tt.rate, Concurrency: 8, Timeout: 5 * time.Second, Mix: defaultMix, Seed: 3}
+			opts := Options{BaseURL: f.baseURL(t), Rate: tt.rate, Concurrency: 8, Timeout: 5 * time.Second, Mix: DefaultMix(), Seed: 3}
 			rep, _ := runFor(t, ctx, opts, runLimit)
 			if rep.StopReason != StopInterrupted || rep.Requests < 50 {
 				t.Errorf("stop %q after %d requests; want interrupted after ≥ 50", rep.StopReason, rep.Requests)
@@ -305,7 +318,7 @@ func TestRunRefused(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	opts := Options{BaseURL: &url.URL{Scheme: "http", Host: addr}, Concurrency: 2, Requests: 10, Timeout: 2 * time.Second, Mix: defaultMix, Seed: 1}
+	opts := Options{BaseURL: &url.URL{Scheme: "http", Host: addr}, Concurrency: 2, Requests: 10, Timeout: 2 * time.Second, Mix: DefaultMix(), Seed: 1}
 	rep, _ := runFor(t, context.Background(), opts, runLimit)
 	if rep.Requests != 10 || rep.TransportErrors[errRefused] != 10 || rep.Responses() != 0 || rep.ErrorShare != 1 {
 		t.Errorf("requests %d, transport errors %v, responses %d, error share %g; want 10 refused",
@@ -325,7 +338,7 @@ func TestRunProgress(t *testing.T) {
 		late  bool
 	)
 	opts := Options{
-		BaseURL: f.baseURL(t), Rate: 500, Duration: 300 * time.Millisecond, Timeout: 5 * time.Second, Mix: defaultMix, Seed: 9,
+		BaseURL: f.baseURL(t), Rate: 500, Duration: 300 * time.Millisecond, Timeout: 5 * time.Second, Mix: DefaultMix(), Seed: 9,
 		ProgressInterval: 20 * time.Millisecond,
 		OnProgress: func(p Progress) {
 			mu.Lock()
@@ -367,7 +380,7 @@ func TestGenerator(t *testing.T) {
 		mix       Mix
 		idemShare float64
 	}{
-		{"default", defaultMix, 0.1},
+		{"default", DefaultMix(), 0.1},
 		{"orders keyed", Mix{KindOrder: 1}, 1},
 		{"reads", Mix{KindRead: 1}, 0},
 		{"junk", Mix{KindJunk: 1}, 0},
@@ -377,7 +390,7 @@ func TestGenerator(t *testing.T) {
 			const n = 4000
 			mem := newMemory()
 			mem.addID("o-1") // as if an order had been created
-			g := newGenerator(7, 0, tt.mix, tt.idemShare, mem)
+			g := newSource(0, &Options{Seed: 7, Mix: tt.mix, IdempotencyShare: tt.idemShare, Products: demoProducts()}, mem)
 			var kinds [numKinds]int
 			keyed, replays := 0, 0
 			seen := map[string][]byte{}
@@ -427,10 +440,11 @@ func TestGenerator(t *testing.T) {
 			}
 
 			// The same seed gives the same sequence, whatever the memory holds.
-			a := newGenerator(11, 3, tt.mix, tt.idemShare, newMemory())
+			opts := &Options{Seed: 11, Mix: tt.mix, IdempotencyShare: tt.idemShare, Products: demoProducts()}
+			a := newSource(3, opts, newMemory())
 			bMem := newMemory()
 			bMem.addID("o-9")
-			b := newGenerator(11, 3, tt.mix, tt.idemShare, bMem)
+			b := newSource(3, opts, bMem)
 			for i := range 200 {
 				ra, rb := a.next(), b.next()
 				if ra.kind != rb.kind || ra.method != rb.method || (ra.kind == KindJunk && ra.path != rb.path) {
@@ -495,7 +509,7 @@ func TestExtractOrderID(t *testing.T) {
 func TestOptionsValidate(t *testing.T) {
 	base := func() Options {
 		u, _ := url.Parse("http://127.0.0.1:1")
-		return Options{BaseURL: u, Rate: 10, Timeout: time.Second, Mix: defaultMix}
+		return Options{BaseURL: u, Rate: 10, Timeout: time.Second, Mix: DefaultMix()}
 	}
 	tests := []struct {
 		name   string
@@ -515,12 +529,19 @@ func TestOptionsValidate(t *testing.T) {
 		{"negative weight", func(o *Options) { o.Mix = Mix{5, -1, 0} }, "weight"},
 		{"share above 1", func(o *Options) { o.IdempotencyShare = 1.5 }, "idempotency"},
 		{"share NaN", func(o *Options) { o.IdempotencyShare = math.NaN() }, "idempotency"},
+		{"unknown trace mode", func(o *Options) { o.Trace = numTraceModes }, "trace mode"},
+		{"products", func(o *Options) { o.Products = []string{"sku-1", "sku-2"} }, ""},
+		{"empty product id", func(o *Options) { o.Products = []string{"sku-1", ""} }, "products"},
+		{"long product id", func(o *Options) { o.Products = []string{strings.Repeat("x", 256)} }, "products"},
+		{"too many products", func(o *Options) { o.Products = make([]string, maxProducts+1) }, "products"},
+		{"unknown share above 1", func(o *Options) { o.UnknownProductShare = 1.01 }, "unknown product"},
+		{"unknown share NaN", func(o *Options) { o.UnknownProductShare = math.NaN() }, "unknown product"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			o := base()
 			tt.change(&o)
-			err := o.validate()
+			err := o.Validate()
 			if tt.errSub == "" {
 				if err != nil {
 					t.Fatalf("validate: %v", err)
@@ -553,8 +574,55 @@ func TestConcurrencyAuto(t *testing.T) {
 	}
 	for _, tt := range tests {
 		o := Options{Rate: tt.rate, Concurrency: tt.conc, Timeout: tt.timeout}
-		if got := o.concurrency(); got != tt.want {
+		if got := o.EffectiveConcurrency(); got != tt.want {
 			t.Errorf("rate %g concurrency %d timeout %v: got %d, want %d", tt.rate, tt.conc, tt.timeout, got, tt.want)
 		}
+	}
+}
+
+// TestRunProducts checks Options.Products and Options.UnknownProductShare:
+// orders are for the products given (the demo catalog by default), and the
+// share asked for is for UnknownProduct, answered 404 and not an error.
+func TestRunProducts(t *testing.T) {
+	tests := []struct {
+		name     string
+		products []string
+		unknown  float64
+		want     []string // products orders may be created for
+	}{
+		{"default catalog", nil, 0, demoProducts()},
+		{"one product", []string{"sku-3"}, 0, []string{"sku-3"}},
+		{"a share unknown", []string{"sku-1", "sku-4"}, 0.3, []string{"sku-1", "sku-4"}},
+		{"all unknown", nil, 1, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			const n = 300
+			f := newFake(t, nil)
+			products := slices.Clone(tt.products)
+			opts := Options{
+				BaseURL: f.baseURL(t), Concurrency: 4, Requests: n, Timeout: 5 * time.Second, Mix: Mix{KindOrder: 1},
+				Seed: 8, Products: products, UnknownProductShare: tt.unknown,
+			}
+			rep, _ := runFor(t, context.Background(), opts, runLimit)
+			checkConsistent(t, rep, f)
+			c := f.counts()
+			for id := range c.products {
+				if !slices.Contains(tt.want, id) {
+					t.Errorf("order created for %q, want only %v", id, tt.want)
+				}
+			}
+			if len(tt.want) > 1 && len(c.products) != len(tt.want) {
+				t.Errorf("orders for %v, want every one of %v", c.products, tt.want)
+			}
+			// ±0.12 is over 4 standard deviations of a share of 300.
+			if share := float64(c.unknownProduct) / n; math.Abs(share-tt.unknown) > 0.12 {
+				t.Errorf("unknown product share %.2f, want about %.2f", share, tt.unknown)
+			}
+			if got := rep.Count(http.MethodPost, RouteOrders, http.StatusNotFound); got != int64(c.unknownProduct) || rep.ErrorShare != 0 {
+				t.Errorf("report: %d × 404, error share %g; server rejected %d unknown, want them as 4xx, not errors",
+					got, rep.ErrorShare, c.unknownProduct)
+			}
+		})
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package loadgen
 
 import (
 	"crypto/rand"
@@ -16,7 +16,7 @@ import (
 
 // Workload constants. They shape the traffic, not its volume.
 const (
-	numProducts  = 5    // product ids sku-1..sku-5 (the demo catalog)
+	numProducts  = 5    // default product ids sku-1..sku-5 (the demo catalog)
 	maxQuantity  = 3    // quantities 1..3, so stock lasts a while
 	numCustomers = 1000 // customer ids c-1..c-1000
 	// replayShare is the share of keyed orders that resend an earlier key
@@ -39,10 +39,29 @@ var (
 	oddPaths    = [...]string{"/orders", "/inventory", "/reports/summary"}
 )
 
+// Route templates of the generated requests: the endpoint label the service
+// gives them in http_requests_total (SPEC §4), and the Route of a
+// RouteCount.
+const (
+	RouteOrders    = "/orders"          // POST /orders, and junk methods on it
+	RouteOrder     = "/orders/:id"      // GET /orders/<id>
+	RouteInventory = "/inventory"       // GET /inventory
+	RouteSummary   = "/reports/summary" // GET /reports/summary
+	// RouteUnmatched is every junk request: an unknown path, or a real
+	// path with a method it does not accept. No route matches them.
+	RouteUnmatched = "unmatched"
+)
+
+// UnknownProduct is the product id of the orders Options.UnknownProductShare
+// asks for: no catalog has it, so the service rejects them with 404
+// (orders_rejected_total{reason="unknown_product"}).
+const UnknownProduct = "sku-unknown"
+
 // request is one generated request, ready to send.
 type request struct {
 	kind    Kind
 	method  string
+	route   string // one of the Route constants
 	path    string // absolute path, appended to the base URL
 	body    []byte // nil for no body; JSON otherwise
 	idemKey string // Idempotency-Key header, empty for none
@@ -139,30 +158,45 @@ func (m *memory) randomKeyed(r uint64) (keyedOrder, bool) {
 	return m.keyed.pick(r)
 }
 
-// generator draws requests. Each goroutine that generates owns one. It
+// source draws requests. Each goroutine that generates owns one. It
 // draws the same random numbers whatever the shared memory holds, so the
 // kinds, methods, paths and fresh bodies it produces are reproducible from
 // its seed; which order id a read or a replay picks is not, as that
 // depends on what the server answered and when.
-type generator struct {
-	rng       *mrand.Rand
-	mix       Mix
-	idemShare float64
-	mem       *memory
+type source struct {
+	rng          *mrand.Rand
+	mix          Mix
+	idemShare    float64
+	products     []string // read only; shared by the sources of a run
+	unknownShare float64
+	mem          *memory
 }
 
-// newGenerator returns a generator for stream number stream of a run.
-func newGenerator(seed, stream uint64, mix Mix, idemShare float64, mem *memory) *generator {
-	return &generator{
-		rng:       mrand.New(mrand.NewPCG(seed, stream)),
-		mix:       mix,
-		idemShare: idemShare,
-		mem:       mem,
+// newSource returns a source for stream number stream of a run with the
+// options o (valid, with Products filled in).
+func newSource(stream uint64, o *Options, mem *memory) *source {
+	return &source{
+		rng:          mrand.New(mrand.NewPCG(o.Seed, stream)),
+		mix:          o.Mix,
+		idemShare:    o.IdempotencyShare,
+		products:     o.Products,
+		unknownShare: o.UnknownProductShare,
+		mem:          mem,
 	}
 }
 
+// demoProducts returns the product ids of the demo catalog, sku-1..sku-5
+// (SPEC §3.2.1): the default of Options.Products.
+func demoProducts() []string {
+	ids := make([]string, numProducts)
+	for i := range ids {
+		ids[i] = "sku-" + strconv.Itoa(i+1)
+	}
+	return ids
+}
+
 // next returns the next request.
-func (g *generator) next() request {
+func (g *source) next() request {
 	switch g.mix.pick(g.rng) {
 	case KindOrder:
 		return g.order()
@@ -174,16 +208,22 @@ func (g *generator) next() request {
 }
 
 // order returns a POST /orders, keyed on a share of them.
-func (g *generator) order() request {
+func (g *source) order() request {
 	keyed := g.rng.Float64() < g.idemShare
 	replay, pick := g.rng.Float64() < replayShare, g.rng.Uint64()
 	if keyed && replay {
 		if o, ok := g.mem.randomKeyed(pick); ok {
-			return request{kind: KindOrder, method: http.MethodPost, path: "/orders", body: o.body, idemKey: o.key}
+			return request{kind: KindOrder, method: http.MethodPost, route: RouteOrders, path: "/orders", body: o.body, idemKey: o.key}
 		}
 	}
+	product := g.products[g.rng.IntN(len(g.products))]
+	// Drawn only when asked for, so that runs without unknown products
+	// keep the request sequence of their seed.
+	if g.unknownShare > 0 && g.rng.Float64() < g.unknownShare {
+		product = UnknownProduct
+	}
 	body, err := json.Marshal(orderBody{
-		ProductID:  "sku-" + strconv.Itoa(1+g.rng.IntN(numProducts)),
+		ProductID:  product,
 		Quantity:   1 + g.rng.IntN(maxQuantity),
 		Type:       orderTypes[g.rng.IntN(len(orderTypes))],
 		CustomerID: "c-" + strconv.Itoa(1+g.rng.IntN(numCustomers)),
@@ -191,7 +231,7 @@ func (g *generator) order() request {
 	if err != nil {
 		panic(fmt.Sprintf("loadgen: marshal order body: %v", err)) // strings and ints always marshal
 	}
-	r := request{kind: KindOrder, method: http.MethodPost, path: "/orders", body: body}
+	r := request{kind: KindOrder, method: http.MethodPost, route: RouteOrders, path: "/orders", body: body}
 	if keyed {
 		r.idemKey = g.mem.newKey()
 		g.mem.addKeyed(keyedOrder{key: r.idemKey, body: body})
@@ -201,18 +241,18 @@ func (g *generator) order() request {
 
 // read returns one of the three reads, in equal shares; GET /orders/<id>
 // falls back to GET /inventory until an order has been created.
-func (g *generator) read() request {
+func (g *source) read() request {
 	r := request{kind: KindRead, method: http.MethodGet}
 	which, pick := g.rng.IntN(3), g.rng.Uint64()
 	switch which {
 	case 0:
-		r.path = "/inventory"
+		r.route, r.path = RouteInventory, "/inventory"
 	case 1:
-		r.path = "/reports/summary"
+		r.route, r.path = RouteSummary, "/reports/summary"
 	default:
-		r.path = "/inventory"
+		r.route, r.path = RouteInventory, "/inventory"
 		if id, ok := g.mem.randomID(pick); ok {
-			r.path = "/orders/" + url.PathEscape(id)
+			r.route, r.path = RouteOrder, "/orders/"+url.PathEscape(id)
 		}
 	}
 	return r
@@ -220,16 +260,16 @@ func (g *generator) read() request {
 
 // junk returns a request to a random unknown path, or a real path with a
 // method it does not accept.
-func (g *generator) junk() request {
+func (g *source) junk() request {
 	if g.rng.IntN(2) == 0 {
 		path := "/nope/" + strconv.FormatUint(g.rng.Uint64()&0xffffffff, 16)
 		if g.rng.IntN(2) == 0 {
 			path += "/" + strconv.Itoa(g.rng.IntN(1000))
 		}
-		return request{kind: KindJunk, method: junkMethods[g.rng.IntN(len(junkMethods))], path: path}
+		return request{kind: KindJunk, method: junkMethods[g.rng.IntN(len(junkMethods))], route: RouteUnmatched, path: path}
 	}
 	method := oddMethods[g.rng.IntN(len(oddMethods))]
-	return request{kind: KindJunk, method: method, path: oddPaths[g.rng.IntN(len(oddPaths))]}
+	return request{kind: KindJunk, method: method, route: RouteUnmatched, path: oddPaths[g.rng.IntN(len(oddPaths))]}
 }
 
 // extractOrderID returns the id of a created order from the Location header

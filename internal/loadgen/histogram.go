@@ -1,4 +1,4 @@
-package main
+package loadgen
 
 import (
 	"math"
@@ -25,7 +25,8 @@ const (
 	histBuckets    = 1 + histMagnitudes*histSub + 1
 )
 
-// Histogram records durations in log-linear buckets from histMin to histMax.
+// Histogram records durations in log-linear buckets from 10µs to 60s, each
+// at most 1/64 of its lower bound wide.
 // The zero value is empty and ready to use. It is not safe for concurrent
 // use; callers serialise access.
 type Histogram struct {
@@ -103,8 +104,8 @@ func (h *Histogram) Mean() time.Duration {
 // Quantile returns the q-quantile (0 ≤ q ≤ 1) by the nearest-rank method:
 // the value of the ceil(q·n)-th smallest observation, as the midpoint of its
 // bucket clamped to the observed [min, max]. q ≤ 0 gives the minimum and
-// q ≥ 1 the maximum, both exact. Values below histMin are reported as
-// histMin (or the maximum, if smaller), values above histMax as the maximum.
+// q ≥ 1 the maximum, both exact. Values below 10µs are reported as
+// 10µs (or the maximum, if smaller), values above 60s as the maximum.
 // An empty histogram returns 0.
 func (h *Histogram) Quantile(q float64) time.Duration {
 	switch {

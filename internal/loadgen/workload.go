@@ -1,4 +1,4 @@
-package main
+package loadgen
 
 import (
 	"bytes"
@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,8 +24,12 @@ const (
 	flatOutConcurrency = 16     // workers when -rate 0 and no -concurrency
 	maxBodyRead        = 1 << 20
 	maxOrderBodyRead   = 64 << 10
-	userAgent          = "ordersvc-loadgen"
+	maxProducts        = 100_000 // SPEC §3.2: catalogs of 100k products work
+	maxProductLen      = 255
 )
+
+// UserAgent is the User-Agent header of every request a run sends.
+const UserAgent = "ordersvc-loadgen"
 
 // Options configure a run. For the limits, zero means "none".
 type Options struct {
@@ -40,20 +45,54 @@ type Options struct {
 	Duration    time.Duration // stop after this long
 	Requests    int64         // stop after sending this many
 	Timeout     time.Duration // per request, body included; required
-	Mix         Mix
+	// Mix weights the request kinds; required (a positive total).
+	Mix Mix
 	// IdempotencyShare is the share (0..1) of orders with an
 	// Idempotency-Key.
 	IdempotencyShare float64
-	// Seed seeds the request generators.
+	// Products are the product ids orders are for, drawn uniformly (repeat
+	// an id to weight it); empty means the demo catalog, sku-1..sku-5. At
+	// most 100,000 ids of 1 to 255 bytes. The run keeps its own copy.
+	Products []string
+	// UnknownProductShare is the share (0..1) of orders for UnknownProduct,
+	// which the service rejects with 404 (not an error: a 4xx).
+	UnknownProductShare float64
+	// Trace selects the traceparent header sent on each request; the
+	// zero value sends a random one with the sampled flag off.
+	Trace TraceMode
+	// Seed seeds the request generators; runs with the same seed and
+	// options send the same sequence of kinds, methods, paths and fresh
+	// bodies.
 	Seed uint64
-	// OnProgress, if set, is called every ProgressInterval (default 1s)
-	// from one goroutine, never after Run returns.
-	OnProgress       func(Progress)
+	// Progress, if set, receives a progress line every ProgressInterval
+	// (Progress.String), rewritten in place when it is a terminal and
+	// appended otherwise (a pipe, a CI log). Write errors are ignored.
+	Progress io.Writer
+	// OnProgress, if set, is called with the same snapshots, from one
+	// goroutine, never after the run has ended.
+	OnProgress func(Progress)
+	// ProgressInterval is the period of Progress and OnProgress; 0 is 1s.
 	ProgressInterval time.Duration
 }
 
-// concurrency resolves Options.Concurrency.
-func (o *Options) concurrency() int {
+// DefaultOptions returns the options of cmd/loadgen without flags: 100
+// requests/s for 30s against base, a 5s timeout, DefaultMix, a tenth of
+// the orders keyed, and seed 0 (set one to repeat a run).
+func DefaultOptions(base *url.URL) Options {
+	return Options{
+		BaseURL:          base,
+		Rate:             100,
+		Duration:         30 * time.Second,
+		Timeout:          5 * time.Second,
+		Mix:              DefaultMix(),
+		IdempotencyShare: 0.1,
+	}
+}
+
+// EffectiveConcurrency returns the bound on requests in flight that a run
+// with these options uses: Concurrency if set, else 16 flat out, else
+// Rate×Timeout (at least 1, at most 10,000).
+func (o *Options) EffectiveConcurrency() int {
 	if o.Concurrency > 0 {
 		return o.Concurrency
 	}
@@ -63,10 +102,10 @@ func (o *Options) concurrency() int {
 	return int(min(max(math.Ceil(o.Rate*o.Timeout.Seconds()), 1), maxConcurrency))
 }
 
-// validate reports the first invalid option. Messages start with the
-// option's flag name, so the command can prefix a dash and show them as
-// they are.
-func (o *Options) validate() error {
+// Validate reports the first invalid option. Messages start with the
+// option's name as cmd/loadgen spells its flag (rate, concurrency, mix, …),
+// so the command can prefix a dash and show them as they are.
+func (o *Options) Validate() error {
 	switch {
 	case o.BaseURL == nil || o.BaseURL.Host == "":
 		return errors.New("url: no target URL")
@@ -86,12 +125,23 @@ func (o *Options) validate() error {
 		return errors.New("mix: no positive weight")
 	case !(o.IdempotencyShare >= 0 && o.IdempotencyShare <= 1):
 		return fmt.Errorf("idempotency %g: want a share in 0..1", o.IdempotencyShare)
+	case len(o.Products) > maxProducts:
+		return fmt.Errorf("products: %d ids, want at most %d", len(o.Products), maxProducts)
+	case !(o.UnknownProductShare >= 0 && o.UnknownProductShare <= 1):
+		return fmt.Errorf("unknown product share %g: want a share in 0..1", o.UnknownProductShare)
+	case o.Trace < 0 || o.Trace >= numTraceModes:
+		return fmt.Errorf("trace mode %d: want TraceUnsampled, TraceSampled or TraceOff", int(o.Trace))
 	case o.ProgressInterval < 0:
 		return fmt.Errorf("progress interval %v: want ≥ 0", o.ProgressInterval)
 	}
 	for _, w := range o.Mix {
 		if w < 0 || w > maxWeight {
 			return fmt.Errorf("mix: weight %d outside 0..%d", w, maxWeight)
+		}
+	}
+	for _, id := range o.Products {
+		if id == "" || len(id) > maxProductLen {
+			return fmt.Errorf("products: id %.40q: want 1..%d bytes", id, maxProductLen)
 		}
 	}
 	return nil
@@ -118,67 +168,45 @@ type runner struct {
 	stats    *stats
 	mem      *memory
 	budget   budget
+	start    time.Time
 	inFlight atomic.Int64
-	wg       sync.WaitGroup // request goroutines and workers
+	wg       sync.WaitGroup // request goroutines of the rate schedule
 }
 
-// Run drives the workload until a limit is reached or ctx ends, waits for
-// the requests in flight (each bounded by Options.Timeout), and returns the
-// report. Every goroutine it starts has ended when it returns, and its idle
-// connections are closed.
-func Run(ctx context.Context, opts Options) (*Report, error) {
-	if err := opts.validate(); err != nil {
-		return nil, fmt.Errorf("invalid options: %w", err)
+// newRunner returns the state of a run with valid options.
+func newRunner(opts Options) *runner {
+	// The run reads its own copy: the caller may reuse the slice.
+	opts.Products = slices.Clone(opts.Products)
+	if len(opts.Products) == 0 {
+		opts.Products = demoProducts()
 	}
 	r := &runner{
 		opts:   opts,
-		conc:   opts.concurrency(),
+		conc:   opts.EffectiveConcurrency(),
 		base:   strings.TrimSuffix(opts.BaseURL.String(), "/"),
 		mem:    newMemory(),
 		budget: budget{limit: opts.Requests},
+		start:  time.Now(),
 	}
 	r.client = newClient(r.conc, opts.Timeout)
-	defer r.client.CloseIdleConnections()
+	r.stats = newStats(r.start)
+	return r
+}
 
-	start := time.Now()
-	runCtx, cancel := context.WithCancel(ctx)
-	if opts.Duration > 0 {
-		runCtx, cancel = context.WithDeadline(ctx, start.Add(opts.Duration))
-	}
-	defer cancel()
-	// Requests in flight when the run stops are finished, not aborted:
-	// aborting them would count the stop itself as errors.
-	reqCtx := context.WithoutCancel(ctx)
-
-	r.stats = newStats(start)
-	stopProgress := r.startProgress(start)
-	if opts.Rate > 0 {
-		r.schedule(runCtx, reqCtx, start)
-	} else {
-		r.flatOut(runCtx, reqCtx)
-	}
-	r.wg.Wait()
-	elapsed := time.Since(start)
-	stopProgress()
-
+// report returns the report of the run so far, elapsed after its start.
+func (r *runner) report(elapsed time.Duration, reason string) *Report {
 	rep := r.stats.report(elapsed)
 	rep.Target = r.base
 	rep.Mode = "flat-out"
-	if opts.Rate > 0 {
-		rep.Mode, rep.TargetRate = "rate", opts.Rate
+	if r.opts.Rate > 0 {
+		rep.Mode, rep.TargetRate = "rate", r.opts.Rate
 	}
 	rep.Concurrency = r.conc
-	rep.Mix = opts.Mix.String()
-	rep.Seed = opts.Seed
-	switch {
-	case ctx.Err() != nil:
-		rep.StopReason = StopInterrupted
-	case r.budget.exhausted():
-		rep.StopReason = StopRequests
-	default:
-		rep.StopReason = StopDuration
-	}
-	return rep, nil
+	rep.Mix = r.opts.Mix.String()
+	rep.Seed = r.opts.Seed
+	rep.Trace = r.opts.Trace.String()
+	rep.StopReason = reason
+	return rep
 }
 
 // newClient returns a client with one kept-alive connection per possible
@@ -206,7 +234,7 @@ func newClient(conc int, timeout time.Duration) *http.Client {
 // When the loop falls behind (a stalled scheduler), it sends the overdue
 // requests at once to keep the average rate.
 func (r *runner) schedule(runCtx, reqCtx context.Context, start time.Time) {
-	gen := newGenerator(r.opts.Seed, 0, r.opts.Mix, r.opts.IdempotencyShare, r.mem)
+	gen := newSource(0, &r.opts, r.mem)
 	slots := make(chan struct{}, r.conc)
 	interval := float64(time.Second) / r.opts.Rate
 	timer := time.NewTimer(time.Hour)
@@ -243,23 +271,31 @@ func (r *runner) schedule(runCtx, reqCtx context.Context, start time.Time) {
 	}
 }
 
-// flatOut starts conc workers that send back to back until the run ends.
+// flatOut runs conc workers that send back to back until the run ends,
+// and waits for them.
 func (r *runner) flatOut(runCtx, reqCtx context.Context) {
+	var wg sync.WaitGroup
 	for w := range r.conc {
-		gen := newGenerator(r.opts.Seed, uint64(w)+1, r.opts.Mix, r.opts.IdempotencyShare, r.mem)
-		r.wg.Go(func() {
+		gen := newSource(uint64(w)+1, &r.opts, r.mem)
+		wg.Go(func() {
 			for runCtx.Err() == nil && r.budget.take() {
 				r.do(reqCtx, gen.next())
 			}
 		})
 	}
+	wg.Wait()
 }
 
-// startProgress calls OnProgress every interval until the returned
-// function is called; that function waits for the goroutine to end.
+// startProgress prints to Progress and calls OnProgress every interval
+// until the returned function is called; that function waits for the
+// goroutine to end and finishes an in-place progress line.
 func (r *runner) startProgress(start time.Time) (stop func()) {
-	if r.opts.OnProgress == nil {
+	if r.opts.Progress == nil && r.opts.OnProgress == nil {
 		return func() {}
+	}
+	var pp *progressPrinter
+	if r.opts.Progress != nil {
+		pp = newProgressPrinter(r.opts.Progress, isTerminal(r.opts.Progress))
 	}
 	every := r.opts.ProgressInterval
 	if every <= 0 {
@@ -275,13 +311,22 @@ func (r *runner) startProgress(start time.Time) (stop func()) {
 			case <-done:
 				return
 			case now := <-t.C:
-				r.opts.OnProgress(r.stats.snapshot(start, now, r.inFlight.Load()))
+				p := r.stats.snapshot(start, now, r.inFlight.Load())
+				if pp != nil {
+					pp.Print(p)
+				}
+				if r.opts.OnProgress != nil {
+					r.opts.OnProgress(p)
+				}
 			}
 		}
 	})
 	return func() {
 		close(done)
 		wg.Wait()
+		if pp != nil {
+			pp.Finish()
+		}
 	}
 }
 
@@ -299,10 +344,10 @@ func (r *runner) do(ctx context.Context, req request) {
 	}
 	hreq, err := http.NewRequestWithContext(ctx, req.method, r.base+req.path, body)
 	if err != nil { // generated methods and paths are valid; count it anyway
-		r.stats.record(req.kind, 0, errOther, 0)
+		r.stats.record(req, 0, errOther, 0)
 		return
 	}
-	hreq.Header.Set("User-Agent", userAgent)
+	hreq.Header.Set("User-Agent", UserAgent)
 	hreq.Header.Set("Accept", "application/json")
 	if req.body != nil {
 		hreq.Header.Set("Content-Type", "application/json")
@@ -310,20 +355,23 @@ func (r *runner) do(ctx context.Context, req request) {
 	if req.idemKey != "" {
 		hreq.Header.Set("Idempotency-Key", req.idemKey)
 	}
+	if r.opts.Trace != TraceOff {
+		hreq.Header.Set("Traceparent", newTraceparent(r.opts.Trace == TraceSampled))
+	}
 
 	start := time.Now()
 	resp, err := r.client.Do(hreq)
 	if err != nil {
-		r.stats.record(req.kind, 0, classifyError(err), 0)
+		r.stats.record(req, 0, classifyError(err), 0)
 		return
 	}
 	id, err := readResponse(resp, req.kind == KindOrder)
 	latency := time.Since(start)
 	if err != nil {
-		r.stats.record(req.kind, 0, classifyError(err), 0)
+		r.stats.record(req, 0, classifyError(err), 0)
 		return
 	}
-	r.stats.record(req.kind, resp.StatusCode, "", latency)
+	r.stats.record(req, resp.StatusCode, "", latency)
 	if id != "" {
 		r.mem.addID(id)
 	}

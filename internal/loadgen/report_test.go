@@ -1,9 +1,10 @@
-package main
+package loadgen
 
 import (
 	"bytes"
 	"encoding/json"
 	"math"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -12,19 +13,24 @@ import (
 // feedStats records a known set of outcomes: 10 orders (8 × 201 at 2ms,
 // 1 × 409 at 1ms, 1 timeout), 5 reads (4 × 200 at 1ms, 1 × 503 at 4ms) and
 // 5 junk (5 × 404 at 500µs).
+// The reads are 3 GET /inventory and 2 GET /orders/:id (one 503); the junk
+// is 3 GET and 2 BREW.
 func feedStats() *stats {
 	s := newStats(time.Now())
+	order := request{kind: KindOrder, method: "POST", route: RouteOrders}
 	for range 8 {
-		s.record(KindOrder, 201, "", 2*time.Millisecond)
+		s.record(order, 201, "", 2*time.Millisecond)
 	}
-	s.record(KindOrder, 409, "", time.Millisecond)
-	s.record(KindOrder, 0, errTimeout, 0)
-	for range 4 {
-		s.record(KindRead, 200, "", time.Millisecond)
+	s.record(order, 409, "", time.Millisecond)
+	s.record(order, 0, errTimeout, 0)
+	for range 3 {
+		s.record(request{kind: KindRead, method: "GET", route: RouteInventory}, 200, "", time.Millisecond)
 	}
-	s.record(KindRead, 503, "", 4*time.Millisecond)
-	for range 5 {
-		s.record(KindJunk, 404, "", 500*time.Microsecond)
+	s.record(request{kind: KindRead, method: "GET", route: RouteOrder}, 200, "", time.Millisecond)
+	s.record(request{kind: KindRead, method: "GET", route: RouteOrder}, 503, "", 4*time.Millisecond)
+	for i := range 5 {
+		method := map[bool]string{true: "GET", false: "BREW"}[i < 3]
+		s.record(request{kind: KindJunk, method: method, route: RouteUnmatched}, 404, "", 500*time.Microsecond)
 	}
 	s.drop()
 	return s
@@ -50,6 +56,14 @@ func TestStatsReport(t *testing.T) {
 		{"status codes", len(rep.StatusCodes) == 5 && rep.StatusCodes[201] == 8 && rep.StatusCodes[409] == 1 &&
 			rep.StatusCodes[200] == 4 && rep.StatusCodes[503] == 1 && rep.StatusCodes[404] == 5},
 		{"transport errors", len(rep.TransportErrors) == 1 && rep.TransportErrors[errTimeout] == 1},
+		{"routes, sorted by route, method, status", reflect.DeepEqual(rep.Routes, []RouteCount{
+			{"GET", RouteInventory, 200, 3},
+			{"POST", RouteOrders, 0, 1}, {"POST", RouteOrders, 201, 8}, {"POST", RouteOrders, 409, 1},
+			{"GET", RouteOrder, 200, 1}, {"GET", RouteOrder, 503, 1},
+			{"BREW", RouteUnmatched, 404, 2}, {"GET", RouteUnmatched, 404, 3},
+		})},
+		{"count lookups", rep.Count("POST", RouteOrders, 201) == 8 && rep.Count("POST", RouteOrders, 0) == 1 &&
+			rep.Count("GET", RouteUnmatched, 404) == 3 && rep.Count("GET", RouteOrders, 201) == 0 && rep.Count("PUT", "/x", 200) == 0},
 		{"orders latency count", rep.Kinds.Orders.Latency.Count == 9},
 		{"orders p50 ≈ 2ms", within(rep.Kinds.Orders.Latency.P50, 2*time.Millisecond)},
 		{"orders p90 ≈ 2ms", within(rep.Kinds.Orders.Latency.P90, 2*time.Millisecond)},
@@ -74,8 +88,8 @@ func TestStatsReport(t *testing.T) {
 
 func TestReportOutput(t *testing.T) {
 	rep := feedStats().report(2 * time.Second)
-	rep.Target, rep.Mode, rep.TargetRate, rep.Concurrency, rep.Mix, rep.Seed, rep.StopReason =
-		"http://127.0.0.1:8080", "rate", 10, 50, defaultMix.String(), 42, StopDuration
+	rep.Target, rep.Mode, rep.TargetRate, rep.Concurrency, rep.Mix, rep.Seed, rep.Trace, rep.StopReason =
+		"http://127.0.0.1:8080", "rate", 10, 50, DefaultMix().String(), 42, "unsampled", StopDuration
 
 	var text bytes.Buffer
 	if err := rep.WriteText(&text); err != nil {
@@ -83,13 +97,17 @@ func TestReportOutput(t *testing.T) {
 	}
 	out := text.String()
 	for _, want := range []string{
-		"http://127.0.0.1:8080 (rate 10/s, concurrency 50, mix orders=70,reads=25,junk=5, seed 42)",
+		"http://127.0.0.1:8080 (rate 10/s, concurrency 50, mix orders=70,reads=25,junk=5, seed 42, traceparent unsampled)",
 		"stopped    after 2.00s (duration reached)",
 		"requests   20 (10.0/s), dropped 1",
 		"4.0/s created (POST /orders answered 2xx: 8)",
 		"errors     10.00% (5xx 1, transport 1); 4xx 6 (junk 5)",
 		"status codes  200×4  201×8  404×5  409×1  503×1",
 		"timeout×1",
+		"by route\n",
+		"POST /orders                  none×1  201×8  409×1\n",
+		"GET /orders/:id               200×1  503×1\n",
+		"BREW unmatched                404×2\n",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("text report lacks %q:\n%s", want, out)
@@ -124,12 +142,12 @@ func TestReportOutput(t *testing.T) {
 		t.Fatalf("JSON report does not parse: %v\n%s", err, js.String())
 	}
 	if back.Requests != 20 || back.StatusCodes[201] != 8 || back.Kinds.Orders.Latency.P50 != rep.Kinds.Orders.Latency.P50 ||
-		back.TransportErrors[errTimeout] != 1 || back.StopReason != StopDuration {
+		back.TransportErrors[errTimeout] != 1 || back.StopReason != StopDuration || !reflect.DeepEqual(back.Routes, rep.Routes) {
 		t.Errorf("JSON round trip lost data: %+v", back)
 	}
 	var generic map[string]any
 	_ = json.Unmarshal(js.Bytes(), &generic)
-	for _, key := range []string{"kinds", "status_codes", "orders_per_second", "latency", "error_share", "dropped"} {
+	for _, key := range []string{"kinds", "status_codes", "orders_per_second", "latency", "error_share", "dropped", "routes"} {
 		if _, ok := generic[key]; !ok {
 			t.Errorf("JSON report lacks %q", key)
 		}

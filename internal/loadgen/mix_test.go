@@ -1,4 +1,4 @@
-package main
+package loadgen
 
 import (
 	"math/rand/v2"
@@ -55,8 +55,8 @@ func TestParseMix(t *testing.T) {
 }
 
 func TestMixSet(t *testing.T) {
-	m := defaultMix
-	if err := m.Set("bogus"); err == nil || m != defaultMix {
+	m := DefaultMix()
+	if err := m.Set("bogus"); err == nil || m != DefaultMix() {
 		t.Fatalf("Set(bogus) = %v, mix now %v; want an error and no change", err, m)
 	}
 	if err := m.Set("junk=2"); err != nil || m != (Mix{0, 0, 2}) {

@@ -1,6 +1,7 @@
-package main
+package loadgen
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,14 +12,16 @@ import (
 	"time"
 )
 
-// Why a run stopped.
+// Why a run stopped: the values of Report.StopReason.
 const (
-	StopDuration    = "duration"    // -duration elapsed
-	StopRequests    = "requests"    // -requests sent
-	StopInterrupted = "interrupted" // the caller's context ended (SIGINT)
+	StopDuration    = "duration"    // Options.Duration elapsed
+	StopRequests    = "requests"    // Options.Requests sent
+	StopInterrupted = "interrupted" // the run's context ended (SIGINT in cmd/loadgen)
+	StopStopped     = "stopped"     // Generator.Stop was called
 )
 
-// Report is the final result of a run; -json prints it as is.
+// Report is the result of a run. Its JSON form (WriteJSON) is what
+// cmd/loadgen -json prints; its text form (WriteText, String) is for people.
 type Report struct {
 	Target         string  `json:"target"`
 	Mode           string  `json:"mode"`                  // "rate" or "flat-out"
@@ -26,6 +29,7 @@ type Report struct {
 	Concurrency    int     `json:"concurrency"`           // workers, or max in flight
 	Mix            string  `json:"mix"`
 	Seed           uint64  `json:"seed"`
+	Trace          string  `json:"traceparent"` // TraceMode: unsampled, sampled or off
 	StopReason     string  `json:"stop_reason"`
 	ElapsedSeconds float64 `json:"elapsed_seconds"`
 
@@ -33,8 +37,8 @@ type Report struct {
 	RequestsPerSecond float64 `json:"requests_per_second"`
 	// OrdersPerSecond counts POST /orders answered 2xx.
 	OrdersPerSecond float64 `json:"orders_per_second"`
-	// Dropped counts requests that were due while -concurrency were in
-	// flight and so were not sent (rate mode).
+	// Dropped counts requests that were due while Options.Concurrency
+	// were in flight and so were not sent (rate mode).
 	Dropped int64 `json:"dropped"`
 	// ErrorShare is (5xx + transport errors) / requests.
 	ErrorShare float64 `json:"error_share"`
@@ -42,8 +46,35 @@ type Report struct {
 	Kinds           Kinds            `json:"kinds"`
 	StatusCodes     map[int]int64    `json:"status_codes"`
 	TransportErrors map[string]int64 `json:"transport_errors"`
+	// Routes counts every request by method, route and status, exactly:
+	// their counts add up to Requests. Sorted by route, method, status.
+	Routes []RouteCount `json:"routes"`
 	// Latency is over all responses; Kinds.Orders.Latency is POST /orders.
 	Latency Latency `json:"latency"`
+}
+
+// RouteCount is how many requests with one method to one route got one
+// status. To compare with the service's http_requests_total{method,
+// endpoint, status_code}: Route is its endpoint label, and the service
+// labels a non-standard Method (BREW, PROPFIND) as OTHER. Status 0 counts
+// requests that got no response (transport errors); the service may or may
+// not have counted those, with whatever status it meant to send.
+type RouteCount struct {
+	Method string `json:"method"` // as sent
+	Route  string `json:"route"`  // a Route constant
+	Status int    `json:"status"` // HTTP status code; 0 = no response
+	Count  int64  `json:"count"`
+}
+
+// Count returns how many requests with method to route got status (0 for
+// no response), from Routes.
+func (r *Report) Count(method, route string, status int) int64 {
+	for _, rc := range r.Routes {
+		if rc.Method == method && rc.Route == route && rc.Status == status {
+			return rc.Count
+		}
+	}
+	return 0
 }
 
 // Kinds breaks a report down by request kind.
@@ -107,7 +138,14 @@ func (s *stats) report(elapsed time.Duration) *Report {
 		Dropped:         s.dropped,
 		StatusCodes:     maps.Clone(s.codes),
 		TransportErrors: maps.Clone(s.transport),
+		Routes:          make([]RouteCount, 0, len(s.routes)),
 	}
+	for k, n := range s.routes {
+		r.Routes = append(r.Routes, RouteCount{Method: k.method, Route: k.route, Status: k.status, Count: n})
+	}
+	slices.SortFunc(r.Routes, func(a, b RouteCount) int {
+		return cmp.Or(strings.Compare(a.Route, b.Route), strings.Compare(a.Method, b.Method), cmp.Compare(a.Status, b.Status))
+	})
 	var all Histogram
 	var errs int64
 	for k := range numKinds {
@@ -137,6 +175,16 @@ func (s *stats) report(elapsed time.Duration) *Report {
 	return r
 }
 
+// clone returns a deep copy of r, so that callers sharing a final report
+// cannot change each other's.
+func (r *Report) clone() *Report {
+	c := *r
+	c.StatusCodes = maps.Clone(r.StatusCodes)
+	c.TransportErrors = maps.Clone(r.TransportErrors)
+	c.Routes = slices.Clone(r.Routes)
+	return &c
+}
+
 // Responses returns how many requests got an HTTP answer.
 func (r *Report) Responses() int64 {
 	return r.Requests - r.Kinds.Orders.TransportErrors - r.Kinds.Reads.TransportErrors - r.Kinds.Junk.TransportErrors
@@ -152,15 +200,26 @@ func (r *Report) WriteJSON(w io.Writer) error {
 	return nil
 }
 
-// WriteText writes r for people.
+// String returns the text form of r, as WriteText writes it.
+func (r *Report) String() string {
+	var b strings.Builder
+	_ = r.WriteText(&b) // a strings.Builder never fails
+	return b.String()
+}
+
+// WriteText writes r for people: a summary, a table by kind with status
+// classes and latency percentiles, the status codes and transport errors.
 func (r *Report) WriteText(w io.Writer) error {
 	var b strings.Builder
 	mode := "flat out"
 	if r.Mode == "rate" {
 		mode = fmt.Sprintf("rate %g/s", r.TargetRate)
 	}
-	fmt.Fprintf(&b, "target     %s (%s, concurrency %d, mix %s, seed %d)\n", r.Target, mode, r.Concurrency, r.Mix, r.Seed)
-	why := map[string]string{StopDuration: "duration reached", StopRequests: "request count reached", StopInterrupted: "interrupted"}[r.StopReason]
+	fmt.Fprintf(&b, "target     %s (%s, concurrency %d, mix %s, seed %d, traceparent %s)\n", r.Target, mode, r.Concurrency, r.Mix, r.Seed, r.Trace)
+	why := map[string]string{
+		StopDuration: "duration reached", StopRequests: "request count reached",
+		StopInterrupted: "interrupted", StopStopped: "stopped", "": "still running",
+	}[r.StopReason]
 	fmt.Fprintf(&b, "stopped    after %.2fs (%s)\n", r.ElapsedSeconds, why)
 	fmt.Fprintf(&b, "requests   %d (%.1f/s), dropped %d\n", r.Requests, r.RequestsPerSecond, r.Dropped)
 	fmt.Fprintf(&b, "orders     %.1f/s created (POST /orders answered 2xx: %d)\n", r.OrdersPerSecond, r.Kinds.Orders.Status2xx)
@@ -207,10 +266,34 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 	}
 	b.WriteString("\n")
+	writeRoutes(&b, r.Routes)
 	if _, err := io.WriteString(w, b.String()); err != nil {
 		return fmt.Errorf("write report: %w", err)
 	}
 	return nil
+}
+
+// writeRoutes appends the exact counts by route: one line per method and
+// route, "status×count" in status order, "none×count" for no response.
+func writeRoutes(b *strings.Builder, routes []RouteCount) {
+	if len(routes) == 0 {
+		return
+	}
+	b.WriteString("\nby route\n")
+	for i, rc := range routes {
+		if i == 0 || rc.Route != routes[i-1].Route || rc.Method != routes[i-1].Method {
+			if i > 0 {
+				b.WriteString("\n")
+			}
+			fmt.Fprintf(b, "  %-28s", rc.Method+" "+rc.Route)
+		}
+		if rc.Status == 0 {
+			fmt.Fprintf(b, "  none×%d", rc.Count)
+		} else {
+			fmt.Fprintf(b, "  %d×%d", rc.Status, rc.Count)
+		}
+	}
+	b.WriteString("\n")
 }
 
 // latencyCells formats the latency columns of the report table.
