@@ -172,7 +172,11 @@ func New(opts Options) (*Tracker, error) {
 		Release:          opts.Release,
 		EnableTracing:    t.tracing,
 		TracesSampleRate: opts.TracesSampleRate,
-		SendDefaultPII:   false,
+		// The service's own rate decides, always: a sampler that ignores
+		// the parent's decision means a client's sentry-trace header
+		// ("…-1") cannot make the service record and send a transaction.
+		TracesSampler:  ownRate(opts.TracesSampleRate),
+		SendDefaultPII: false,
 		DataCollection: &sentry.DataCollection{
 			UserInfo: sentry.Set(false),
 			Cookies:  &sentry.KeyValueCollectionBehavior{Mode: sentry.CollectionOff},
@@ -197,6 +201,12 @@ func New(opts Options) (*Tracker, error) {
 	t.client = client
 	t.hub = sentry.NewHub(client, sentry.NewScope())
 	return t, nil
+}
+
+// ownRate is a traces sampler that returns rate whatever the incoming
+// trace decided.
+func ownRate(rate float64) sentry.TracesSampler {
+	return func(sentry.SamplingContext) float64 { return rate }
 }
 
 // Enabled reports whether events are delivered (a DSN is set).

@@ -63,30 +63,29 @@ func newDropCounter(reg prometheus.Registerer) (*dropCounter, error) {
 
 func (d *dropCounter) inc(reason string) { d.children[reason].Inc() }
 
-// queued is one entry of the delivery queue: an event, or a flush marker
-// the worker closes when it reaches it.
-type queued struct {
-	event   *sentry.Event
-	flushed chan struct{}
-}
-
-// queueTransport is a sentry.Transport with a bounded queue and one
-// delivery worker. Capturing never blocks: when the queue is full the event
-// is dropped and counted. The worker hands each event to the SDK's own
+// queueTransport is a sentry.Transport with two bounded queues and one
+// delivery worker. Capturing never blocks: when its queue is full an event
+// is dropped and counted. Errors (panics, server errors, alerts) and
+// transactions have separate budgets, and the worker always delivers a
+// queued error first: no amount of traced traffic, however slow Sentry is,
+// can crowd an error out. The worker hands each event to the SDK's own
 // HTTPSyncTransport (which encodes the envelope and honours Sentry's rate
-// limits) through an observing http.RoundTripper, so that every event that
-// does not reach Sentry is counted with its reason.
+// limits, per category) through an observing http.RoundTripper, so that
+// every event that does not reach Sentry is counted with its reason.
 //
 // Why not sentry.HTTPTransport: it drops silently when its buffer is full
-// or Sentry rate-limits, and nothing outside the SDK can see it happen.
+// or Sentry rate-limits, shares one buffer between errors and transactions,
+// and nothing outside the SDK can see it happen.
 type queueTransport struct {
-	enabled bool
-	inner   *sentry.HTTPSyncTransport
-	obs     *observer
-	base    *http.Transport
-	queue   chan queued
-	drops   *dropCounter
-	logger  *slog.Logger
+	enabled      bool
+	inner        *sentry.HTTPSyncTransport
+	obs          *observer
+	base         *http.Transport
+	errors       chan *sentry.Event
+	transactions chan *sentry.Event
+	flushes      chan chan struct{}
+	drops        *dropCounter
+	logger       *slog.Logger
 
 	ctx       context.Context // cancels in-flight deliveries on Close
 	cancel    context.CancelFunc
@@ -115,7 +114,9 @@ func newQueueTransport(dsn string, size int, timeout time.Duration, drops *dropC
 		close(q.stopped)
 		return q
 	}
-	q.queue = make(chan queued, size)
+	q.errors = make(chan *sentry.Event, size)
+	q.transactions = make(chan *sentry.Event, size)
+	q.flushes = make(chan chan struct{})
 	q.base = &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
 		DialContext:           (&net.Dialer{Timeout: timeout}).DialContext,
@@ -151,12 +152,20 @@ func (q *queueTransport) SendEvent(ev *sentry.Event) {
 	// Serialise the mutable parts now, on the capturing goroutine, so the
 	// worker never reads maps someone else may still hold.
 	ev.MakeSerializationSafe()
+	queue := q.errors
+	if ev.Type == transactionType {
+		queue = q.transactions
+	}
 	select {
-	case q.queue <- queued{event: ev}:
+	case queue <- ev:
 	default:
 		q.drops.inc(DropQueueFull)
 	}
 }
+
+// transactionType is the sentry.Event Type of a transaction; errors and
+// messages have none.
+const transactionType = "transaction"
 
 // Flush waits until every event queued before the call is delivered (or
 // counted as dropped), for at most timeout.
@@ -173,7 +182,7 @@ func (q *queueTransport) FlushWithContext(ctx context.Context) bool {
 	}
 	marker := make(chan struct{})
 	select {
-	case q.queue <- queued{flushed: marker}:
+	case q.flushes <- marker:
 	case <-ctx.Done():
 		return false
 	case <-q.done:
@@ -197,16 +206,11 @@ func (q *queueTransport) Close() {
 		close(q.done)
 		q.cancel()
 		<-q.stopped
-		for q.queue != nil {
-			select {
-			case it := <-q.queue:
-				if it.event != nil {
-					q.drops.inc(DropShutdown)
-				}
-				continue
-			default:
+		for _, queue := range []chan *sentry.Event{q.errors, q.transactions} {
+			for range len(queue) {
+				<-queue
+				q.drops.inc(DropShutdown)
 			}
-			break
 		}
 		if q.base != nil {
 			q.base.CloseIdleConnections()
@@ -214,19 +218,45 @@ func (q *queueTransport) Close() {
 	})
 }
 
-// work delivers queued events one at a time until Close.
+// work delivers queued events one at a time until Close, errors before
+// transactions.
 func (q *queueTransport) work() {
 	defer close(q.stopped)
 	for {
 		select {
 		case <-q.done:
 			return
-		case it := <-q.queue:
-			if it.flushed != nil {
-				close(it.flushed)
-				continue
+		case ev := <-q.errors:
+			q.deliver(ev)
+			continue
+		default:
+		}
+		select {
+		case <-q.done:
+			return
+		case ev := <-q.errors:
+			q.deliver(ev)
+		case ev := <-q.transactions:
+			q.deliver(ev)
+		case marker := <-q.flushes:
+			q.drain(marker)
+		}
+	}
+}
+
+// drain delivers what both queues hold at the time of a flush, errors
+// first, then closes marker. Events queued after the flush began are left
+// for the main loop, so a steady stream cannot hold a flush forever.
+func (q *queueTransport) drain(marker chan struct{}) {
+	defer close(marker)
+	for _, queue := range []chan *sentry.Event{q.errors, q.transactions} {
+		for range len(queue) {
+			select {
+			case <-q.done:
+				return
+			case ev := <-queue:
+				q.deliver(ev)
 			}
-			q.deliver(it.event)
 		}
 	}
 }
