@@ -19,11 +19,14 @@ const (
 	OrderPhone   OrderType = "phone"
 )
 
-// OrderTypes lists every valid order type, for validation and for
-// pre-initialising metrics.
-var OrderTypes = []OrderType{OrderOnline, OrderInStore, OrderPhone}
+// OrderTypes returns every valid order type, in a fixed order, for
+// validation messages and for pre-initialising metrics. Each call returns a
+// fresh slice, so a caller cannot change the set for anyone else.
+func OrderTypes() []OrderType {
+	return []OrderType{OrderOnline, OrderInStore, OrderPhone}
+}
 
-// Valid reports whether t is one of OrderTypes.
+// Valid reports whether t is one of OrderTypes().
 func (t OrderType) Valid() bool {
 	switch t {
 	case OrderOnline, OrderInStore, OrderPhone:

@@ -132,7 +132,7 @@ func TestCreateOrderRejects(t *testing.T) {
 					t.Errorf("stock of %s = %d, want %d", id, got, before)
 				}
 			}
-			for _, typ := range ordersvc.OrderTypes {
+			for _, typ := range ordersvc.OrderTypes() {
 				if v := e.metric("orders_created_total|type=" + string(typ)); v != 0 {
 					t.Errorf("orders_created_total{%s} = %v", typ, v)
 				}

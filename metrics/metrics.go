@@ -28,9 +28,12 @@ const (
 	ReasonInvalid        = "invalid"
 )
 
-// DurationBuckets are the buckets of http_request_duration_seconds, fixed
-// by the spec so that rules and dashboards can rely on them.
-var DurationBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
+// DurationBuckets returns the buckets of http_request_duration_seconds,
+// fixed by the spec so that rules and dashboards can rely on them. Each call
+// returns a fresh slice, so a caller cannot change them for anyone else.
+func DurationBuckets() []float64 {
+	return []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
+}
 
 // dbBuckets span the sub-millisecond reads of an embedded database up to
 // the busy timeout.
@@ -127,7 +130,7 @@ func New(reg prometheus.Registerer, gatherer prometheus.Gatherer, build BuildInf
 			return nil, fmt.Errorf("register metrics: %w", err)
 		}
 	}
-	for _, t := range ordersvc.OrderTypes {
+	for _, t := range ordersvc.OrderTypes() {
 		m.ordersCreated.WithLabelValues(string(t))
 		m.orderRevenue.WithLabelValues(string(t))
 	}

@@ -149,7 +149,7 @@ func scanOrder(row *sql.Row, extra ...any) (ordersvc.Order, error) {
 func (db *DB) Summary(ctx context.Context) (ordersvc.Summary, error) {
 	s := ordersvc.Summary{Revenue: map[ordersvc.OrderType]ordersvc.Money{}, Currency: db.currency,
 		LowStockBelow: ordersvc.LowStockThreshold}
-	for _, t := range ordersvc.OrderTypes {
+	for _, t := range ordersvc.OrderTypes() {
 		s.Revenue[t] = 0
 	}
 	err := db.timed("select", "orders", func() error {
