@@ -78,7 +78,7 @@ func DecodeWebhook(body []byte) (ordersvc.AlertNotification, *problem.Details) {
 			return fail("alerts[" + strconv.Itoa(i) + "].fingerprint must be 1 to 64 letters or digits")
 		case a.StartsAt.IsZero():
 			return fail("alerts[" + strconv.Itoa(i) + "].startsAt is required")
-		case a.Labels["alertname"] == "":
+		case a.Labels[ordersvc.AlertLabelName] == "":
 			return fail("alerts[" + strconv.Itoa(i) + "].labels.alertname is required")
 		case len(a.Labels) > ordersvc.MaxAlertLabels || len(a.Annotations) > ordersvc.MaxAlertLabels:
 			return fail("alerts[" + strconv.Itoa(i) + "] has too many labels or annotations")
@@ -147,8 +147,8 @@ func (h *api) receiveAlerts(c *gin.Context) {
 		}
 		created++
 		a := ch.Alert
-		h.Metrics.AlertReceived(a.Labels["alertname"], a.Labels["severity"], a.Status)
-		if h.AlertForwarder != nil && a.Status == ordersvc.AlertFiring && a.Labels["severity"] == "critical" {
+		h.Metrics.AlertReceived(a.Labels[ordersvc.AlertLabelName], a.Labels[ordersvc.AlertLabelSeverity], a.Status)
+		if h.AlertForwarder != nil && ch.ShouldForward() {
 			h.AlertForwarder.ForwardAlert(a, n.GroupLabels)
 		}
 	}

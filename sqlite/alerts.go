@@ -88,7 +88,7 @@ func (db *DB) insertAlert(ctx context.Context, tx *sql.Tx, r ordersvc.Alert) err
 	err := db.timed("insert", "alerts", func() error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO alerts (fingerprint, starts_at, status, alertname, severity, labels, annotations,
 			ends_at, generator_url, receiver, first_received_at, last_received_at, deliveries) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			r.Fingerprint, r.StartsAt.UnixNano(), r.Status, r.Labels["alertname"], r.Labels["severity"], string(labels), string(annotations),
+			r.Fingerprint, r.StartsAt.UnixNano(), r.Status, r.Labels[ordersvc.AlertLabelName], r.Labels[ordersvc.AlertLabelSeverity], string(labels), string(annotations),
 			nullableTime(r.EndsAt), r.GeneratorURL, r.Receiver, r.FirstReceivedAt.UnixNano(), r.LastReceivedAt.UnixNano(), r.Deliveries)
 		return err
 	})
