@@ -91,7 +91,7 @@ func (n NewOrder) Validate() error {
 		fields = append(fields, FieldError{Field: "Idempotency-Key", Message: "header must be at most 255 characters"})
 	}
 	if len(fields) > 0 {
-		return InvalidFields(fields...)
+		return InvalidFields(fields...).WithReason(RejectInvalid)
 	}
 	return nil
 }
@@ -122,8 +122,9 @@ type OrderService interface {
 	// stock and stores the order in one transaction. created is false when
 	// the idempotency key matched an earlier identical request, whose order
 	// is returned. Errors: KindInvalid (bad input, or the key was used with
-	// another body), KindNotFound (unknown product), KindConflict (not
-	// enough stock), KindUnavailable (storage).
+	// another body: IdempotencyMismatch), KindNotFound (UnknownProduct),
+	// KindConflict (OutOfStock), KindUnavailable (storage). Every refusal
+	// of the request carries its RejectReason.
 	CreateOrder(ctx context.Context, n NewOrder) (o Order, created bool, err error)
 	// Order returns one order or a KindNotFound error.
 	Order(ctx context.Context, id string) (Order, error)
@@ -132,6 +133,28 @@ type OrderService interface {
 // IdempotencyMismatchMessage is the message of the KindInvalid error
 // returned when an idempotency key is reused with another request body.
 const IdempotencyMismatchMessage = "Idempotency-Key was already used with a different request body"
+
+// The errors an OrderService refuses a request with, shared by every store
+// so that statuses, messages and rejection reasons agree.
+
+// IdempotencyMismatch is the error for an idempotency key reused with
+// another request body: KindInvalid, reason RejectInvalid.
+func IdempotencyMismatch() *Error {
+	return &Error{Kind: KindInvalid, Message: IdempotencyMismatchMessage, Reason: RejectInvalid}
+}
+
+// UnknownProduct is the error for an order of a product that does not
+// exist: KindNotFound, reason RejectUnknownProduct.
+func UnknownProduct(productID string) *Error {
+	return Errorf(KindNotFound, "product %q does not exist", productID).WithReason(RejectUnknownProduct)
+}
+
+// OutOfStock is the error for an order of more units than are in stock:
+// KindConflict, reason RejectOutOfStock.
+func OutOfStock(productID string, requested, available int64) *Error {
+	return Errorf(KindConflict, "not enough stock for %q: %d requested, %d available", productID, requested, available).
+		WithReason(RejectOutOfStock)
+}
 
 // Summary is the business report.
 type Summary struct {
