@@ -15,7 +15,11 @@ const (
 // webhook token) but still bounded.
 const (
 	MaxAlertsPerNotification = 1000
-	MaxAlertLabels           = 64
+	MaxAlertLabels           = 64   // labels of one alert
+	MaxAlertAnnotations      = 64   // annotations of one alert
+	MaxReceiverLen           = 256  // bytes of a notification's receiver name
+	MaxGroupKeyLen           = 4096 // bytes of a notification's groupKey
+	MaxFingerprintLen        = 64   // letters or digits of an alert's fingerprint
 	MaxAlertListLimit        = 500
 	DefaultAlertListLimit    = 100
 )

@@ -3,6 +3,7 @@ package ordersvc
 import (
 	"errors"
 	"fmt"
+	"strconv"
 )
 
 // ErrorKind classifies an error so that every layer can react to it without
@@ -67,6 +68,25 @@ func (r RejectReason) Valid() bool {
 		return true
 	}
 	return false
+}
+
+// IntRangeMessage is the field message for an integer outside min..max:
+// "must be an integer from 1 to 1000". Validation and its messages both use
+// the named limits, so they cannot drift apart.
+func IntRangeMessage(min, max int64) string {
+	return "must be an integer from " + strconv.FormatInt(min, 10) + " to " + strconv.FormatInt(max, 10)
+}
+
+// MaxCharsMessage is the field message for a text longer than max
+// characters: "must be at most 64 characters".
+func MaxCharsMessage(max int) string {
+	return "must be at most " + strconv.Itoa(max) + " characters"
+}
+
+// lengthRangeMessage is the field message for a text outside min..max
+// characters: "must be 1 to 128 characters".
+func lengthRangeMessage(min, max int) string {
+	return "must be " + strconv.Itoa(min) + " to " + strconv.Itoa(max) + " characters"
 }
 
 // Error is the domain error: a kind, a message safe to show to the client,

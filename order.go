@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -35,12 +36,24 @@ func (t OrderType) Valid() bool {
 	return false
 }
 
+// joinOrderTypes lists types for a message: "online, in_store, phone".
+func joinOrderTypes(types []OrderType) string {
+	s := make([]string, len(types))
+	for i, t := range types {
+		s[i] = string(t)
+	}
+	return strings.Join(s, ", ")
+}
+
 // Order limits.
 const (
 	MinQuantity          = 1
 	MaxQuantity          = 1000
-	MaxCustomerIDLen     = 64
-	MaxIdempotencyKeyLen = 255
+	MaxCustomerIDLen     = 64  // characters
+	MaxIdempotencyKeyLen = 255 // bytes
+	// MaxOrderIDLen bounds an order id looked up by GET /orders/:id; longer
+	// ids cannot exist and are not sent to the store.
+	MaxOrderIDLen = 64
 )
 
 // OrderStatusCreated is the status of a freshly created order.
@@ -79,16 +92,16 @@ func (n NewOrder) Validate() error {
 		fields = append(fields, FieldError{Field: "product_id", Message: msg})
 	}
 	if n.Quantity < MinQuantity || n.Quantity > MaxQuantity {
-		fields = append(fields, FieldError{Field: "quantity", Message: "must be an integer from 1 to 1000"})
+		fields = append(fields, FieldError{Field: "quantity", Message: IntRangeMessage(MinQuantity, MaxQuantity)})
 	}
 	if !n.Type.Valid() {
-		fields = append(fields, FieldError{Field: "type", Message: "must be one of online, in_store, phone"})
+		fields = append(fields, FieldError{Field: "type", Message: "must be one of " + joinOrderTypes(OrderTypes())})
 	}
 	if n.CustomerID != "" && (!utf8.ValidString(n.CustomerID) || utf8.RuneCountInString(n.CustomerID) > MaxCustomerIDLen) {
-		fields = append(fields, FieldError{Field: "customer_id", Message: "must be at most 64 characters"})
+		fields = append(fields, FieldError{Field: "customer_id", Message: MaxCharsMessage(MaxCustomerIDLen)})
 	}
 	if len(n.IdempotencyKey) > MaxIdempotencyKeyLen {
-		fields = append(fields, FieldError{Field: "Idempotency-Key", Message: "header must be at most 255 characters"})
+		fields = append(fields, FieldError{Field: "Idempotency-Key", Message: "header " + MaxCharsMessage(MaxIdempotencyKeyLen)})
 	}
 	if len(fields) > 0 {
 		return InvalidFields(fields...).WithReason(RejectInvalid)

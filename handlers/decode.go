@@ -24,6 +24,10 @@ const (
 	maxWebhookBody = 1 << 20 // 1 MiB
 )
 
+// maxEchoedFieldLen bounds how much of an unknown field's name a 400
+// echoes back, in bytes.
+const maxEchoedFieldLen = 64
+
 // readJSONBody checks the content type and reads at most limit bytes. The
 // declared length is checked first, so an oversized upload is refused
 // without being read.
@@ -122,8 +126,8 @@ func jsonErrorDetail(err error) string {
 		if uq, uerr := strconv.Unquote(name); uerr == nil {
 			name = uq
 		}
-		if len(name) > 64 {
-			name = name[:64]
+		if len(name) > maxEchoedFieldLen {
+			name = name[:maxEchoedFieldLen]
 		}
 		return "unknown field " + strconv.Quote(name)
 	default:

@@ -97,7 +97,7 @@ func (h *api) placeOrder(c *gin.Context, n ordersvc.NewOrder) {
 
 func (h *api) getOrder(c *gin.Context) {
 	id := c.Param("id")
-	if len(id) > 64 {
+	if len(id) > ordersvc.MaxOrderIDLen {
 		h.fail(c, ordersvc.Errorf(ordersvc.KindNotFound, "order does not exist"))
 		return
 	}
