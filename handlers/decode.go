@@ -33,7 +33,7 @@ const maxEchoedFieldLen = 64
 // without being read.
 func readJSONBody(c *gin.Context, limit int64) ([]byte, *problem.Details) {
 	if !isJSONContentType(c.GetHeader("Content-Type")) {
-		p := problem.New(http.StatusUnsupportedMediaType, "unsupported-media-type", "Content-Type must be application/json")
+		p := problem.New(http.StatusUnsupportedMediaType, problem.SlugUnsupportedMediaType, "Content-Type must be application/json")
 		return nil, &p
 	}
 	return readBodyLimited(c, limit)
@@ -53,14 +53,14 @@ func readBodyLimited(c *gin.Context, limit int64) ([]byte, *problem.Details) {
 			p := tooLarge(limit)
 			return nil, &p
 		}
-		p := problem.New(http.StatusBadRequest, "unreadable-body", "the request body could not be read")
+		p := problem.New(http.StatusBadRequest, problem.SlugUnreadableBody, "the request body could not be read")
 		return nil, &p
 	}
 	return body, nil
 }
 
 func tooLarge(limit int64) problem.Details {
-	return problem.New(http.StatusRequestEntityTooLarge, "body-too-large", fmt.Sprintf("the request body exceeds %d bytes", limit))
+	return problem.New(http.StatusRequestEntityTooLarge, problem.SlugBodyTooLarge, fmt.Sprintf("the request body exceeds %d bytes", limit))
 }
 
 // isJSONContentType accepts application/json and any application/*+json.
@@ -109,7 +109,7 @@ func decodeObject(body []byte, dst any, allowUnknown bool) *problem.Details {
 }
 
 func badRequest(detail string) problem.Details {
-	return problem.New(http.StatusBadRequest, "malformed-request", detail)
+	return problem.New(http.StatusBadRequest, problem.SlugMalformedRequest, detail)
 }
 
 // jsonErrorDetail describes a decoding error without echoing more than a

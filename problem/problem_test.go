@@ -37,7 +37,7 @@ func TestFromError(t *testing.T) {
 func TestWrite(t *testing.T) {
 	w := httptest.NewRecorder()
 	w.Header().Set("X-Request-Id", "req-1")
-	Write(w, New(409, "conflict", "no stock"))
+	Write(w, New(409, SlugConflict, "no stock"))
 	if w.Code != 409 || w.Header().Get("Content-Type") != ContentType {
 		t.Fatalf("status %d, content type %q", w.Code, w.Header().Get("Content-Type"))
 	}
