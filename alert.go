@@ -15,7 +15,11 @@ const (
 // webhook token) but still bounded.
 const (
 	MaxAlertsPerNotification = 1000
-	MaxAlertLabels           = 64
+	MaxAlertLabels           = 64   // labels of one alert
+	MaxAlertAnnotations      = 64   // annotations of one alert
+	MaxReceiverLen           = 256  // bytes of a notification's receiver name
+	MaxGroupKeyLen           = 4096 // bytes of a notification's groupKey
+	MaxFingerprintLen        = 64   // letters or digits of an alert's fingerprint
 	MaxAlertListLimit        = 500
 	DefaultAlertListLimit    = 100
 )
@@ -47,6 +51,17 @@ type AlertNotification struct {
 	Alerts          []Alert
 }
 
+// Alert label names and values the service interprets.
+const (
+	// AlertLabelName is the label that names an alert.
+	AlertLabelName = "alertname"
+	// AlertLabelSeverity is the label that grades an alert.
+	AlertLabelSeverity = "severity"
+	// SeverityCritical is the severity that pages, and that is forwarded to
+	// error tracking.
+	SeverityCritical = "critical"
+)
+
 // AlertChange says what recording one alert did.
 type AlertChange struct {
 	Alert Alert
@@ -54,6 +69,13 @@ type AlertChange struct {
 	// seen: a new alert, or a firing alert now resolved. Duplicates (a
 	// retry, the second Alertmanager of a cluster) are not new.
 	New bool
+}
+
+// ShouldForward is the forwarding policy: a change is sent on to error
+// tracking when it is new (never for a duplicate delivery) and the alert is
+// firing with severity critical. Resolutions and warnings are not forwarded.
+func (ch AlertChange) ShouldForward() bool {
+	return ch.New && ch.Alert.Status == AlertFiring && ch.Alert.Labels[AlertLabelSeverity] == SeverityCritical
 }
 
 // AlertFilter selects alerts to list.

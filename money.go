@@ -25,7 +25,7 @@ const MaxMoney Money = 1_000_000_000_00 // one billion currency units
 var (
 	ErrMoneySyntax    = errors.New("must be a plain decimal number such as 3.5")
 	ErrMoneyPrecision = errors.New("must have at most 2 decimals")
-	ErrMoneyRange     = errors.New("must be between 0 and 1000000000")
+	ErrMoneyRange     = errors.New("must be between 0 and " + MaxMoney.String())
 )
 
 // ParseMoney parses a plain decimal string ("3", "3.5", "3.50") into minor

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -19,11 +20,14 @@ const (
 	OrderPhone   OrderType = "phone"
 )
 
-// OrderTypes lists every valid order type, for validation and for
-// pre-initialising metrics.
-var OrderTypes = []OrderType{OrderOnline, OrderInStore, OrderPhone}
+// OrderTypes returns every valid order type, in a fixed order, for
+// validation messages and for pre-initialising metrics. Each call returns a
+// fresh slice, so a caller cannot change the set for anyone else.
+func OrderTypes() []OrderType {
+	return []OrderType{OrderOnline, OrderInStore, OrderPhone}
+}
 
-// Valid reports whether t is one of OrderTypes.
+// Valid reports whether t is one of OrderTypes().
 func (t OrderType) Valid() bool {
 	switch t {
 	case OrderOnline, OrderInStore, OrderPhone:
@@ -32,12 +36,24 @@ func (t OrderType) Valid() bool {
 	return false
 }
 
+// joinOrderTypes lists types for a message: "online, in_store, phone".
+func joinOrderTypes(types []OrderType) string {
+	s := make([]string, len(types))
+	for i, t := range types {
+		s[i] = string(t)
+	}
+	return strings.Join(s, ", ")
+}
+
 // Order limits.
 const (
 	MinQuantity          = 1
 	MaxQuantity          = 1000
-	MaxCustomerIDLen     = 64
-	MaxIdempotencyKeyLen = 255
+	MaxCustomerIDLen     = 64  // characters
+	MaxIdempotencyKeyLen = 255 // bytes
+	// MaxOrderIDLen bounds an order id looked up by GET /orders/:id; longer
+	// ids cannot exist and are not sent to the store.
+	MaxOrderIDLen = 64
 )
 
 // OrderStatusCreated is the status of a freshly created order.
@@ -76,19 +92,19 @@ func (n NewOrder) Validate() error {
 		fields = append(fields, FieldError{Field: "product_id", Message: msg})
 	}
 	if n.Quantity < MinQuantity || n.Quantity > MaxQuantity {
-		fields = append(fields, FieldError{Field: "quantity", Message: "must be an integer from 1 to 1000"})
+		fields = append(fields, FieldError{Field: "quantity", Message: IntRangeMessage(MinQuantity, MaxQuantity)})
 	}
 	if !n.Type.Valid() {
-		fields = append(fields, FieldError{Field: "type", Message: "must be one of online, in_store, phone"})
+		fields = append(fields, FieldError{Field: "type", Message: "must be one of " + joinOrderTypes(OrderTypes())})
 	}
 	if n.CustomerID != "" && (!utf8.ValidString(n.CustomerID) || utf8.RuneCountInString(n.CustomerID) > MaxCustomerIDLen) {
-		fields = append(fields, FieldError{Field: "customer_id", Message: "must be at most 64 characters"})
+		fields = append(fields, FieldError{Field: "customer_id", Message: MaxCharsMessage(MaxCustomerIDLen)})
 	}
 	if len(n.IdempotencyKey) > MaxIdempotencyKeyLen {
-		fields = append(fields, FieldError{Field: "Idempotency-Key", Message: "header must be at most 255 characters"})
+		fields = append(fields, FieldError{Field: "Idempotency-Key", Message: "header " + MaxCharsMessage(MaxIdempotencyKeyLen)})
 	}
 	if len(fields) > 0 {
-		return InvalidFields(fields...)
+		return InvalidFields(fields...).WithReason(RejectInvalid)
 	}
 	return nil
 }
@@ -119,8 +135,9 @@ type OrderService interface {
 	// stock and stores the order in one transaction. created is false when
 	// the idempotency key matched an earlier identical request, whose order
 	// is returned. Errors: KindInvalid (bad input, or the key was used with
-	// another body), KindNotFound (unknown product), KindConflict (not
-	// enough stock), KindUnavailable (storage).
+	// another body: IdempotencyMismatch), KindNotFound (UnknownProduct),
+	// KindConflict (OutOfStock), KindUnavailable (storage). Every refusal
+	// of the request carries its RejectReason.
 	CreateOrder(ctx context.Context, n NewOrder) (o Order, created bool, err error)
 	// Order returns one order or a KindNotFound error.
 	Order(ctx context.Context, id string) (Order, error)
@@ -129,6 +146,28 @@ type OrderService interface {
 // IdempotencyMismatchMessage is the message of the KindInvalid error
 // returned when an idempotency key is reused with another request body.
 const IdempotencyMismatchMessage = "Idempotency-Key was already used with a different request body"
+
+// The errors an OrderService refuses a request with, shared by every store
+// so that statuses, messages and rejection reasons agree.
+
+// IdempotencyMismatch is the error for an idempotency key reused with
+// another request body: KindInvalid, reason RejectInvalid.
+func IdempotencyMismatch() *Error {
+	return &Error{Kind: KindInvalid, Message: IdempotencyMismatchMessage, Reason: RejectInvalid}
+}
+
+// UnknownProduct is the error for an order of a product that does not
+// exist: KindNotFound, reason RejectUnknownProduct.
+func UnknownProduct(productID string) *Error {
+	return Errorf(KindNotFound, "product %q does not exist", productID).WithReason(RejectUnknownProduct)
+}
+
+// OutOfStock is the error for an order of more units than are in stock:
+// KindConflict, reason RejectOutOfStock.
+func OutOfStock(productID string, requested, available int64) *Error {
+	return Errorf(KindConflict, "not enough stock for %q: %d requested, %d available", productID, requested, available).
+		WithReason(RejectOutOfStock)
+}
 
 // Summary is the business report.
 type Summary struct {

@@ -33,13 +33,13 @@ func (p Product) Validate() error {
 		fields = append(fields, FieldError{Field: "product_id", Message: msg})
 	}
 	if p.Name == "" || utf8.RuneCountInString(p.Name) > MaxProductNameLen || !utf8.ValidString(p.Name) {
-		fields = append(fields, FieldError{Field: "name", Message: "must be 1 to 128 characters"})
+		fields = append(fields, FieldError{Field: "name", Message: lengthRangeMessage(1, MaxProductNameLen)})
 	}
 	if p.UnitPrice <= 0 || p.UnitPrice > MaxMoney {
-		fields = append(fields, FieldError{Field: "unit_price", Message: "must be greater than 0 and at most 1000000000"})
+		fields = append(fields, FieldError{Field: "unit_price", Message: "must be greater than 0 and at most " + MaxMoney.String()})
 	}
 	if p.Stock < 0 || p.Stock > MaxStock {
-		fields = append(fields, FieldError{Field: "stock", Message: "must be an integer from 0 to 1000000000"})
+		fields = append(fields, FieldError{Field: "stock", Message: IntRangeMessage(0, MaxStock)})
 	}
 	if len(fields) > 0 {
 		return InvalidFields(fields...)
@@ -52,7 +52,7 @@ func (p Product) Validate() error {
 // 1..64 characters of [A-Za-z0-9._-], so they are safe in logs and labels.
 func ValidateID(id string) string {
 	if id == "" || len(id) > MaxProductIDLen {
-		return "must be 1 to 64 characters"
+		return lengthRangeMessage(1, MaxProductIDLen)
 	}
 	for i := 0; i < len(id); i++ {
 		c := id[i]

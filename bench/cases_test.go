@@ -152,7 +152,7 @@ func newPromhttp(name string) (benchCase, error) {
 		Name: "http_requests_in_flight", Help: "HTTP requests being served now.",
 	})
 	duration := prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name: "http_request_duration_seconds", Help: "HTTP request latency.", Buckets: metrics.DurationBuckets,
+		Name: "http_request_duration_seconds", Help: "HTTP request latency.", Buckets: metrics.DurationBuckets(),
 	}, []string{"code", "method"})
 	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "http_requests_total", Help: "HTTP requests served.",

@@ -126,7 +126,7 @@ func (t *Tracker) recovered(c *gin.Context, v any, hub *sentry.Hub) {
 	)
 	c.Abort()
 	if !c.Writer.Written() {
-		problem.Write(c.Writer, c.Request, problem.New(http.StatusInternalServerError, "internal", "an unexpected error occurred"))
+		problem.Write(c.Writer, c.Request, problem.New(http.StatusInternalServerError, problem.SlugInternal, "an unexpected error occurred"))
 	}
 	// Otherwise the headers are gone and the client sees a truncated reply.
 	t.captureRequest(c, hub, t.panicEvent(v, "gin"), http.StatusInternalServerError)

@@ -129,7 +129,7 @@ func (in *Injector) Middleware(faultable []string) gin.HandlerFunc {
 		if cfg.ErrorRate > 0 && rand.Float64() < cfg.ErrorRate {
 			_ = c.Error(ErrInjected) // lets error tracking see it as a server error
 			c.Abort()
-			problem.Write(c.Writer, c.Request, problem.New(http.StatusInternalServerError, "injected-fault", "fault injection: this error was injected on purpose"))
+			problem.Write(c.Writer, c.Request, problem.New(http.StatusInternalServerError, problem.SlugInjectedFault, "fault injection: this error was injected on purpose"))
 		}
 	}
 }

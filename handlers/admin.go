@@ -22,7 +22,7 @@ func bearerAuth(token, feature, envVar string, disabledStatus int) gin.HandlerFu
 	want := sha256.Sum256([]byte(token))
 	return func(c *gin.Context) {
 		if token == "" {
-			abortWith(c, problem.New(disabledStatus, "feature-disabled",
+			abortWith(c, problem.New(disabledStatus, problem.SlugFeatureDisabled,
 				fmt.Sprintf("the %s is disabled: set %s to enable it", feature, envVar)))
 			return
 		}
@@ -30,7 +30,7 @@ func bearerAuth(token, feature, envVar string, disabledStatus int) gin.HandlerFu
 		gotSum := sha256.Sum256([]byte(got))
 		if !ok || subtle.ConstantTimeCompare(want[:], gotSum[:]) != 1 {
 			c.Header("WWW-Authenticate", `Bearer realm="ordersvc"`)
-			abortWith(c, problem.New(http.StatusUnauthorized, "unauthorized", "a valid bearer token is required"))
+			abortWith(c, problem.New(http.StatusUnauthorized, problem.SlugUnauthorized, "a valid bearer token is required"))
 			return
 		}
 	}

@@ -17,6 +17,9 @@ type AlertForwarder interface {
 	ForwardAlert(a ordersvc.Alert, groupLabels map[string]string)
 }
 
+// alertStatusMessage is the message for a status outside the alert statuses.
+const alertStatusMessage = "must be " + ordersvc.AlertFiring + " or " + ordersvc.AlertResolved
+
 // webhookPayload is Alertmanager's webhook body, version 4. Fields the
 // service does not use are ignored, as are unknown ones (Alertmanager may
 // add fields in minor releases).
@@ -60,9 +63,9 @@ func DecodeWebhook(body []byte) (ordersvc.AlertNotification, *problem.Details) {
 		return fail(`unsupported payload version: want "4"`)
 	}
 	if len(p.Alerts) == 0 || len(p.Alerts) > ordersvc.MaxAlertsPerNotification {
-		return fail("a notification carries 1 to 1000 alerts")
+		return fail("a notification carries 1 to " + strconv.Itoa(ordersvc.MaxAlertsPerNotification) + " alerts")
 	}
-	if p.TruncatedAlerts < 0 || len(p.Receiver) > 256 || len(p.GroupKey) > 4096 {
+	if p.TruncatedAlerts < 0 || len(p.Receiver) > ordersvc.MaxReceiverLen || len(p.GroupKey) > ordersvc.MaxGroupKeyLen {
 		return fail("receiver, groupKey or truncatedAlerts out of range")
 	}
 	n := ordersvc.AlertNotification{
@@ -73,14 +76,14 @@ func DecodeWebhook(body []byte) (ordersvc.AlertNotification, *problem.Details) {
 	for i, a := range p.Alerts {
 		switch {
 		case a.Status != ordersvc.AlertFiring && a.Status != ordersvc.AlertResolved:
-			return fail("alerts[" + strconv.Itoa(i) + "].status must be firing or resolved")
+			return fail("alerts[" + strconv.Itoa(i) + "].status " + alertStatusMessage)
 		case !validFingerprint(a.Fingerprint):
-			return fail("alerts[" + strconv.Itoa(i) + "].fingerprint must be 1 to 64 letters or digits")
+			return fail("alerts[" + strconv.Itoa(i) + "].fingerprint must be 1 to " + strconv.Itoa(ordersvc.MaxFingerprintLen) + " letters or digits")
 		case a.StartsAt.IsZero():
 			return fail("alerts[" + strconv.Itoa(i) + "].startsAt is required")
-		case a.Labels["alertname"] == "":
+		case a.Labels[ordersvc.AlertLabelName] == "":
 			return fail("alerts[" + strconv.Itoa(i) + "].labels.alertname is required")
-		case len(a.Labels) > ordersvc.MaxAlertLabels || len(a.Annotations) > ordersvc.MaxAlertLabels:
+		case len(a.Labels) > ordersvc.MaxAlertLabels || len(a.Annotations) > ordersvc.MaxAlertAnnotations:
 			return fail("alerts[" + strconv.Itoa(i) + "] has too many labels or annotations")
 		}
 		alert := ordersvc.Alert{
@@ -102,7 +105,7 @@ func DecodeWebhook(body []byte) (ordersvc.AlertNotification, *problem.Details) {
 }
 
 func validFingerprint(s string) bool {
-	if s == "" || len(s) > 64 {
+	if s == "" || len(s) > ordersvc.MaxFingerprintLen {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
@@ -147,8 +150,8 @@ func (h *api) receiveAlerts(c *gin.Context) {
 		}
 		created++
 		a := ch.Alert
-		h.Metrics.AlertReceived(a.Labels["alertname"], a.Labels["severity"], a.Status)
-		if h.AlertForwarder != nil && a.Status == ordersvc.AlertFiring && a.Labels["severity"] == "critical" {
+		h.Metrics.AlertReceived(a.Labels[ordersvc.AlertLabelName], a.Labels[ordersvc.AlertLabelSeverity], a.Status)
+		if h.AlertForwarder != nil && ch.ShouldForward() {
 			h.AlertForwarder.ForwardAlert(a, n.GroupLabels)
 		}
 	}
@@ -160,12 +163,12 @@ func (h *api) listAlerts(c *gin.Context) {
 	f := ordersvc.AlertFilter{Status: c.Query("status"), Limit: ordersvc.DefaultAlertListLimit}
 	var errs []ordersvc.FieldError
 	if f.Status != "" && f.Status != ordersvc.AlertFiring && f.Status != ordersvc.AlertResolved {
-		errs = append(errs, ordersvc.FieldError{Field: "status", Message: "must be firing or resolved"})
+		errs = append(errs, ordersvc.FieldError{Field: "status", Message: alertStatusMessage})
 	}
 	if v, ok := c.GetQuery("limit"); ok {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > ordersvc.MaxAlertListLimit {
-			errs = append(errs, ordersvc.FieldError{Field: "limit", Message: "must be an integer from 1 to 500"})
+			errs = append(errs, ordersvc.FieldError{Field: "limit", Message: ordersvc.IntRangeMessage(1, ordersvc.MaxAlertListLimit)})
 		}
 		f.Limit = n
 	}

@@ -289,3 +289,67 @@ func FuzzDecodeWebhook(f *testing.F) {
 		}
 	})
 }
+
+// TestDecodeWebhookLimits pins the webhook limits at their boundaries and
+// the details that name them.
+func TestDecodeWebhookLimits(t *testing.T) {
+	one := alertJSON("firing", "abc", "HighErrorRate", "critical")
+	many := func(n int) string {
+		alerts := make([]string, n)
+		for i := range alerts {
+			alerts[i] = alertJSON("firing", fmt.Sprintf("f%d", i), "HighErrorRate", "critical")
+		}
+		return payload("firing", alerts...)
+	}
+	withReceiver := func(n int) string {
+		return strings.Replace(payload("firing", one), `"receiver":"paging"`, `"receiver":"`+strings.Repeat("r", n)+`"`, 1)
+	}
+	withGroupKey := func(n int) string {
+		return strings.Replace(payload("firing", one), `"groupKey":"{}:{alertname=\"HighErrorRate\"}"`, `"groupKey":"`+strings.Repeat("g", n)+`"`, 1)
+	}
+	tests := []struct {
+		name, body, detail string // detail "" means accepted
+	}{
+		{"most alerts", many(ordersvc.MaxAlertsPerNotification), ""},
+		{"too many alerts", many(ordersvc.MaxAlertsPerNotification + 1), "a notification carries 1 to 1000 alerts"},
+		{"longest receiver", withReceiver(ordersvc.MaxReceiverLen), ""},
+		{"receiver too long", withReceiver(ordersvc.MaxReceiverLen + 1), "receiver, groupKey or truncatedAlerts out of range"},
+		{"longest groupKey", withGroupKey(ordersvc.MaxGroupKeyLen), ""},
+		{"groupKey too long", withGroupKey(ordersvc.MaxGroupKeyLen + 1), "receiver, groupKey or truncatedAlerts out of range"},
+		{"longest fingerprint", payload("firing", alertJSON("firing", strings.Repeat("f", ordersvc.MaxFingerprintLen), "A", "critical")), ""},
+		{"fingerprint too long", payload("firing", alertJSON("firing", strings.Repeat("f", ordersvc.MaxFingerprintLen+1), "A", "critical")),
+			"alerts[0].fingerprint must be 1 to 64 letters or digits"},
+		{"unknown status", payload("firing", alertJSON("pending", "abc", "A", "critical")), "alerts[0].status must be firing or resolved"},
+	}
+	for _, tt := range tests {
+		_, p := handlers.DecodeWebhook([]byte(tt.body))
+		switch {
+		case tt.detail == "" && p != nil:
+			t.Errorf("%s: refused: %+v", tt.name, *p)
+		case tt.detail != "" && p == nil:
+			t.Errorf("%s: accepted", tt.name)
+		case p != nil && (p.Status != http.StatusBadRequest || p.Detail != tt.detail):
+			t.Errorf("%s: %d %q, want 400 %q", tt.name, p.Status, p.Detail, tt.detail)
+		}
+	}
+}
+
+func TestListAlertsLimitMessage(t *testing.T) {
+	e := newEnv(t)
+	for _, q := range []string{"?limit=0", "?limit=501", "?limit=x", "?status=pending"} {
+		w := e.admin("GET", "/alerts"+q, "")
+		p := problemOf(t, w, http.StatusUnprocessableEntity)
+		errs, _ := p["errors"].([]any)
+		if len(errs) != 1 {
+			t.Fatalf("%s: errors = %v", q, p["errors"])
+		}
+		fe := errs[0].(map[string]any)
+		want := map[string]string{"limit": "must be an integer from 1 to 500", "status": "must be firing or resolved"}[fe["field"].(string)]
+		if fe["message"] != want {
+			t.Errorf("%s: %v = %q, want %q", q, fe["field"], fe["message"], want)
+		}
+	}
+	if w := e.admin("GET", "/alerts?limit=500", ""); w.Code != http.StatusOK {
+		t.Errorf("limit=500: %d", w.Code)
+	}
+}

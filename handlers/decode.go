@@ -24,12 +24,16 @@ const (
 	maxWebhookBody = 1 << 20 // 1 MiB
 )
 
+// maxEchoedFieldLen bounds how much of an unknown field's name a 400
+// echoes back, in bytes.
+const maxEchoedFieldLen = 64
+
 // readJSONBody checks the content type and reads at most limit bytes. The
 // declared length is checked first, so an oversized upload is refused
 // without being read.
 func readJSONBody(c *gin.Context, limit int64) ([]byte, *problem.Details) {
 	if !isJSONContentType(c.GetHeader("Content-Type")) {
-		p := problem.New(http.StatusUnsupportedMediaType, "unsupported-media-type", "Content-Type must be application/json")
+		p := problem.New(http.StatusUnsupportedMediaType, problem.SlugUnsupportedMediaType, "Content-Type must be application/json")
 		return nil, &p
 	}
 	return readBodyLimited(c, limit)
@@ -49,14 +53,14 @@ func readBodyLimited(c *gin.Context, limit int64) ([]byte, *problem.Details) {
 			p := tooLarge(limit)
 			return nil, &p
 		}
-		p := problem.New(http.StatusBadRequest, "unreadable-body", "the request body could not be read")
+		p := problem.New(http.StatusBadRequest, problem.SlugUnreadableBody, "the request body could not be read")
 		return nil, &p
 	}
 	return body, nil
 }
 
 func tooLarge(limit int64) problem.Details {
-	return problem.New(http.StatusRequestEntityTooLarge, "body-too-large", fmt.Sprintf("the request body exceeds %d bytes", limit))
+	return problem.New(http.StatusRequestEntityTooLarge, problem.SlugBodyTooLarge, fmt.Sprintf("the request body exceeds %d bytes", limit))
 }
 
 // isJSONContentType accepts application/json and any application/*+json.
@@ -105,7 +109,7 @@ func decodeObject(body []byte, dst any, allowUnknown bool) *problem.Details {
 }
 
 func badRequest(detail string) problem.Details {
-	return problem.New(http.StatusBadRequest, "malformed-request", detail)
+	return problem.New(http.StatusBadRequest, problem.SlugMalformedRequest, detail)
 }
 
 // jsonErrorDetail describes a decoding error without echoing more than a
@@ -122,8 +126,8 @@ func jsonErrorDetail(err error) string {
 		if uq, uerr := strconv.Unquote(name); uerr == nil {
 			name = uq
 		}
-		if len(name) > 64 {
-			name = name[:64]
+		if len(name) > maxEchoedFieldLen {
+			name = name[:maxEchoedFieldLen]
 		}
 		return "unknown field " + strconv.Quote(name)
 	default:

@@ -7,7 +7,6 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/ordersvc/ordersvc"
-	"github.com/ordersvc/ordersvc/metrics"
 	"github.com/ordersvc/ordersvc/problem"
 )
 
@@ -72,20 +71,17 @@ func (h *api) createOrder(c *gin.Context) {
 			return
 		}
 	}
-	h.Metrics.OrderRejected(metrics.ReasonInvalid)
+	h.Metrics.OrderRejected(ordersvc.RejectInvalid)
 	abortWith(c, *p)
 }
 
 func (h *api) placeOrder(c *gin.Context, n ordersvc.NewOrder) {
 	o, created, err := h.Orders.CreateOrder(c.Request.Context(), n)
 	if err != nil {
-		switch ordersvc.KindOf(err) {
-		case ordersvc.KindConflict:
-			h.Metrics.OrderRejected(metrics.ReasonOutOfStock)
-		case ordersvc.KindNotFound:
-			h.Metrics.OrderRejected(metrics.ReasonUnknownProduct)
-		case ordersvc.KindInvalid:
-			h.Metrics.OrderRejected(metrics.ReasonInvalid)
+		// The error says why the request was refused; one that is no
+		// refusal (a 503, a bug) has no reason and is not counted.
+		if reason := ordersvc.ReasonOf(err); reason != "" {
+			h.Metrics.OrderRejected(reason)
 		}
 		h.fail(c, err)
 		return
@@ -101,7 +97,7 @@ func (h *api) placeOrder(c *gin.Context, n ordersvc.NewOrder) {
 
 func (h *api) getOrder(c *gin.Context) {
 	id := c.Param("id")
-	if len(id) > 64 {
+	if len(id) > ordersvc.MaxOrderIDLen {
 		h.fail(c, ordersvc.Errorf(ordersvc.KindNotFound, "order does not exist"))
 		return
 	}

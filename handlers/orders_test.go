@@ -1,6 +1,8 @@
 package handlers_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"path/filepath"
@@ -9,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/ordersvc/ordersvc"
+	"github.com/ordersvc/ordersvc/handlers"
 )
 
 const validOrder = `{"product_id":"sku-1","quantity":2,"type":"online","customer_id":"c-42"}`
@@ -132,7 +135,7 @@ func TestCreateOrderRejects(t *testing.T) {
 					t.Errorf("stock of %s = %d, want %d", id, got, before)
 				}
 			}
-			for _, typ := range ordersvc.OrderTypes {
+			for _, typ := range ordersvc.OrderTypes() {
 				if v := e.metric("orders_created_total|type=" + string(typ)); v != 0 {
 					t.Errorf("orders_created_total{%s} = %v", typ, v)
 				}
@@ -192,6 +195,9 @@ func TestIdempotency(t *testing.T) {
 	problemOf(t, other, 422)
 	if s := e.summary(); s.Orders != 1 {
 		t.Errorf("orders after mismatched replay = %d, want 1", s.Orders)
+	}
+	if got := e.metric("orders_rejected_total|reason=invalid"); got != 1 {
+		t.Errorf("orders_rejected_total{invalid} after mismatched replay = %v, want 1", got)
 	}
 	// Another key is another order.
 	if w := e.do("POST", "/orders", validOrder, "Idempotency-Key", "retry-8"); w.Code != 201 || decode[map[string]any](t, w)["id"] == a["id"] {
@@ -258,5 +264,52 @@ func TestPersistenceAcrossRestart(t *testing.T) {
 	// inventory_level is read from the database: right at once after a restart.
 	if got := e2.metric("inventory_level|product_id=sku-1"); got != 498 {
 		t.Errorf("inventory_level after restart = %v, want 498", got)
+	}
+}
+
+// failingOrders is an OrderService whose CreateOrder always fails with err.
+type failingOrders struct {
+	ordersvc.OrderService
+	err error
+}
+
+func (f failingOrders) CreateOrder(context.Context, ordersvc.NewOrder) (ordersvc.Order, bool, error) {
+	return ordersvc.Order{}, false, f.err
+}
+
+// TestRejectionReasonComesFromTheError checks that orders_rejected_total
+// counts the reason the error carries, never one guessed from its kind: an
+// error without a reason (a 503, a conflict other than stock) is no
+// rejection.
+func TestRejectionReasonComesFromTheError(t *testing.T) {
+	tests := []struct {
+		name   string
+		err    error
+		status int
+		reason string // "" when nothing may be counted
+	}{
+		{"out of stock", ordersvc.OutOfStock("sku-1", 5, 1), 409, "out_of_stock"},
+		{"unknown product", ordersvc.UnknownProduct("sku-9"), 404, "unknown_product"},
+		{"idempotency mismatch", fmt.Errorf("create order: %w", ordersvc.IdempotencyMismatch()), 422, "invalid"},
+		{"storage down", ordersvc.WrapError(ordersvc.KindUnavailable, errors.New("disk"), "the database is unavailable"), 503, ""},
+		{"conflict without a reason", ordersvc.Errorf(ordersvc.KindConflict, "some other clash"), 409, ""},
+		{"not found without a reason", ordersvc.Errorf(ordersvc.KindNotFound, "gone"), 404, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.deps.Orders = failingOrders{OrderService: e.db, err: tt.err}
+			e.router = handlers.NewRouter(e.deps)
+			problemOf(t, e.do("POST", "/orders", validOrder), tt.status)
+			for _, r := range ordersvc.RejectReasons() {
+				want := 0.0
+				if string(r) == tt.reason {
+					want = 1
+				}
+				if v := e.metric("orders_rejected_total|reason=" + string(r)); v != want {
+					t.Errorf("orders_rejected_total{%s} = %v, want %v", r, v, want)
+				}
+			}
+		})
 	}
 }

@@ -106,10 +106,10 @@ func NewRouter(d Deps) *gin.Engine {
 	e.ContextWithFallback = true
 	e.Use(Middleware(StackOptions{Logger: d.Logger, Metrics: d.Metrics.HTTP, Tracker: d.Tracker, Faults: d.Faults})...)
 	e.NoRoute(func(c *gin.Context) {
-		problem.Write(c.Writer, c.Request, problem.New(http.StatusNotFound, "not-found", "no route for this path"))
+		problem.Write(c.Writer, c.Request, problem.New(http.StatusNotFound, problem.SlugNotFound, "no route for this path"))
 	})
 	e.NoMethod(func(c *gin.Context) {
-		problem.Write(c.Writer, c.Request, problem.New(http.StatusMethodNotAllowed, "method-not-allowed", "this path does not support the method"))
+		problem.Write(c.Writer, c.Request, problem.New(http.StatusMethodNotAllowed, problem.SlugMethodNotAllowed, "this path does not support the method"))
 	})
 
 	h := &api{Deps: d}

@@ -48,7 +48,7 @@ func newHTTPMetrics() *HTTPMetrics {
 			Name: "http_requests_total", Help: "HTTP requests served, by method, route template and status code.",
 		}, []string{"method", "endpoint", "status_code"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "http_request_duration_seconds", Help: "HTTP request latency, by method and route template.", Buckets: DurationBuckets,
+			Name: "http_request_duration_seconds", Help: "HTTP request latency, by method and route template.", Buckets: DurationBuckets(),
 		}, []string{"method", "endpoint"}),
 		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "http_requests_in_flight", Help: "HTTP requests being served now.",

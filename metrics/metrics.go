@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,16 +22,12 @@ import (
 	"github.com/ordersvc/ordersvc"
 )
 
-// Rejection reasons: the closed set of orders_rejected_total's reason label.
-const (
-	ReasonOutOfStock     = "out_of_stock"
-	ReasonUnknownProduct = "unknown_product"
-	ReasonInvalid        = "invalid"
-)
-
-// DurationBuckets are the buckets of http_request_duration_seconds, fixed
-// by the spec so that rules and dashboards can rely on them.
-var DurationBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
+// DurationBuckets returns the buckets of http_request_duration_seconds,
+// fixed by the spec so that rules and dashboards can rely on them. Each call
+// returns a fresh slice, so a caller cannot change them for anyone else.
+func DurationBuckets() []float64 {
+	return []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
+}
 
 // dbBuckets span the sub-millisecond reads of an embedded database up to
 // the busy timeout.
@@ -102,7 +99,7 @@ func New(reg prometheus.Registerer, gatherer prometheus.Gatherer, build BuildInf
 			Name: "order_revenue_total", Help: "Revenue of created orders in currency units, by order type.",
 		}, []string{"type"}),
 		ordersRejected: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "orders_rejected_total", Help: "Order requests refused, by reason (out_of_stock, unknown_product, invalid).",
+			Name: "orders_rejected_total", Help: "Order requests refused, by reason (" + joinReasons(ordersvc.RejectReasons()) + ").",
 		}, []string{"reason"}),
 		panics: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "panics_recovered_total", Help: "Panics recovered in HTTP handlers, by route template.",
@@ -127,18 +124,27 @@ func New(reg prometheus.Registerer, gatherer prometheus.Gatherer, build BuildInf
 			return nil, fmt.Errorf("register metrics: %w", err)
 		}
 	}
-	for _, t := range ordersvc.OrderTypes {
+	for _, t := range ordersvc.OrderTypes() {
 		m.ordersCreated.WithLabelValues(string(t))
 		m.orderRevenue.WithLabelValues(string(t))
 	}
-	for _, r := range []string{ReasonOutOfStock, ReasonUnknownProduct, ReasonInvalid} {
-		m.ordersRejected.WithLabelValues(r)
+	for _, r := range ordersvc.RejectReasons() {
+		m.ordersRejected.WithLabelValues(string(r))
 	}
 	for _, op := range dbOperations {
 		m.dbQueries.WithLabelValues(op[0], op[1])
 	}
 	m.panics.WithLabelValues(Unmatched)
 	return m, nil
+}
+
+// joinReasons lists reasons for a help text: "a, b, c".
+func joinReasons(reasons []ordersvc.RejectReason) string {
+	s := make([]string, len(reasons))
+	for i, r := range reasons {
+		s[i] = string(r)
+	}
+	return strings.Join(s, ", ")
 }
 
 // Handler serves the registry in the text or OpenMetrics format
@@ -160,10 +166,14 @@ func (m *Metrics) OrderCreated(t ordersvc.OrderType, amount ordersvc.Money) {
 	m.orderRevenue.WithLabelValues(string(t)).Add(amount.Units())
 }
 
-// OrderRejected counts a refused order request; reason must be one of the
-// Reason constants.
-func (m *Metrics) OrderRejected(reason string) {
-	m.ordersRejected.WithLabelValues(reason).Inc()
+// OrderRejected counts a refused order request. A reason outside
+// ordersvc.RejectReasons() (including "", no rejection) is not counted, so
+// the label stays a closed set.
+func (m *Metrics) OrderRejected(reason ordersvc.RejectReason) {
+	if !reason.Valid() {
+		return
+	}
+	m.ordersRejected.WithLabelValues(string(reason)).Inc()
 }
 
 // PanicRecovered counts a recovered panic on a route template.

@@ -41,7 +41,7 @@ func TestWrite(t *testing.T) {
 	w.Header().Set("X-Request-Id", "from-the-header")
 	r := httptest.NewRequest("GET", "/", nil)
 	r = r.WithContext(httpx.WithRequestID(r.Context(), "req-1"))
-	Write(w, r, New(409, "conflict", "no stock"))
+	Write(w, r, New(409, SlugConflict, "no stock"))
 	if w.Code != 409 || w.Header().Get("Content-Type") != ContentType {
 		t.Fatalf("status %d, content type %q", w.Code, w.Header().Get("Content-Type"))
 	}

@@ -52,62 +52,75 @@ func (db *DB) RecordAlerts(ctx context.Context, n ordersvc.AlertNotification, re
 	return changes, nil
 }
 
+// recordAlert reads the stored record of a, lets the domain's merge policy
+// decide, and persists the merged record: an insert for a new alert, else
+// one update of the mutable columns. The read and the write share one
+// write transaction (BEGIN IMMEDIATE on the single writer), so no other
+// delivery of the same alert can slip between them.
 func (db *DB) recordAlert(ctx context.Context, tx *sql.Tx, a ordersvc.Alert, receiver string, receivedAt time.Time) (ordersvc.AlertChange, error) {
-	var stored ordersvc.Alert
+	var stored *ordersvc.Alert
 	err := db.timed("select", "alerts", func() error {
-		var err error
-		stored, err = scanAlert(tx.QueryRowContext(ctx, "SELECT "+alertColumns+" FROM alerts WHERE fingerprint = ? AND starts_at = ?",
+		row, err := scanAlert(tx.QueryRowContext(ctx, "SELECT "+alertColumns+" FROM alerts WHERE fingerprint = ? AND starts_at = ?",
 			a.Fingerprint, a.StartsAt.UnixNano()))
+		if err == nil {
+			stored = &row
+		}
 		return err
 	})
-	labels, _ := json.Marshal(a.Labels) // map[string]string always encodes
-	annotations, _ := json.Marshal(a.Annotations)
-	var endsAt any
-	if a.EndsAt != nil {
-		endsAt = a.EndsAt.UnixNano()
-	}
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		err = db.timed("insert", "alerts", func() error {
-			_, err := tx.ExecContext(ctx, `INSERT INTO alerts (fingerprint, starts_at, status, alertname, severity, labels, annotations,
-				ends_at, generator_url, receiver, first_received_at, last_received_at, deliveries) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`,
-				a.Fingerprint, a.StartsAt.UnixNano(), a.Status, a.Labels["alertname"], a.Labels["severity"], string(labels), string(annotations),
-				endsAt, a.GeneratorURL, receiver, receivedAt.UnixNano(), receivedAt.UnixNano())
-			return err
-		})
-		if err != nil {
-			return ordersvc.AlertChange{}, unavailable(err, "insert alert")
-		}
-		a.Receiver, a.FirstReceivedAt, a.LastReceivedAt, a.Deliveries = receiver, receivedAt, receivedAt, 1
-		return ordersvc.AlertChange{Alert: a, New: true}, nil
-	case err != nil:
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return ordersvc.AlertChange{}, unavailable(err, "read alert")
 	}
-
-	// Known alert. Resolved is final for a (fingerprint, startsAt): a late
-	// firing copy (say, from the slower Alertmanager of a pair) must not
-	// reopen it.
-	resolves := stored.Status == ordersvc.AlertFiring && a.Status == ordersvc.AlertResolved
-	stored.Deliveries++
-	stored.LastReceivedAt = receivedAt
-	if resolves {
-		stored.Status, stored.EndsAt, stored.Annotations = a.Status, a.EndsAt, a.Annotations
+	m := ordersvc.MergeAlert(stored, a, receiver, receivedAt)
+	if m.Insert() {
+		err = db.insertAlert(ctx, tx, m.Record)
+	} else {
+		err = db.updateAlert(ctx, tx, m.Record)
 	}
-	err = db.timed("update", "alerts", func() error {
-		if resolves {
-			_, err := tx.ExecContext(ctx, `UPDATE alerts SET status = ?, ends_at = ?, annotations = ?, last_received_at = ?,
-				deliveries = deliveries + 1 WHERE fingerprint = ? AND starts_at = ?`,
-				a.Status, endsAt, string(annotations), receivedAt.UnixNano(), a.Fingerprint, a.StartsAt.UnixNano())
-			return err
-		}
-		_, err := tx.ExecContext(ctx, "UPDATE alerts SET last_received_at = ?, deliveries = deliveries + 1 WHERE fingerprint = ? AND starts_at = ?",
-			receivedAt.UnixNano(), a.Fingerprint, a.StartsAt.UnixNano())
+	if err != nil {
+		return ordersvc.AlertChange{}, err
+	}
+	return m.Change(), nil
+}
+
+func (db *DB) insertAlert(ctx context.Context, tx *sql.Tx, r ordersvc.Alert) error {
+	labels, _ := json.Marshal(r.Labels) // map[string]string always encodes
+	annotations, _ := json.Marshal(r.Annotations)
+	err := db.timed("insert", "alerts", func() error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO alerts (fingerprint, starts_at, status, alertname, severity, labels, annotations,
+			ends_at, generator_url, receiver, first_received_at, last_received_at, deliveries) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			r.Fingerprint, r.StartsAt.UnixNano(), r.Status, r.Labels[ordersvc.AlertLabelName], r.Labels[ordersvc.AlertLabelSeverity], string(labels), string(annotations),
+			nullableTime(r.EndsAt), r.GeneratorURL, r.Receiver, r.FirstReceivedAt.UnixNano(), r.LastReceivedAt.UnixNano(), r.Deliveries)
 		return err
 	})
 	if err != nil {
-		return ordersvc.AlertChange{}, unavailable(err, "update alert")
+		return unavailable(err, "insert alert")
 	}
-	return ordersvc.AlertChange{Alert: stored, New: resolves}, nil
+	return nil
+}
+
+// updateAlert writes the columns the merge policy may change; the
+// identity, labels, receiver and first receipt are fixed at insert.
+func (db *DB) updateAlert(ctx context.Context, tx *sql.Tx, r ordersvc.Alert) error {
+	annotations, _ := json.Marshal(r.Annotations) // map[string]string always encodes
+	err := db.timed("update", "alerts", func() error {
+		_, err := tx.ExecContext(ctx, `UPDATE alerts SET status = ?, ends_at = ?, annotations = ?, last_received_at = ?, deliveries = ?
+			WHERE fingerprint = ? AND starts_at = ?`,
+			r.Status, nullableTime(r.EndsAt), string(annotations), r.LastReceivedAt.UnixNano(), r.Deliveries,
+			r.Fingerprint, r.StartsAt.UnixNano())
+		return err
+	})
+	if err != nil {
+		return unavailable(err, "update alert")
+	}
+	return nil
+}
+
+// nullableTime stores an optional time as Unix nanoseconds or NULL.
+func nullableTime(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return t.UnixNano()
 }
 
 const alertColumns = "fingerprint, starts_at, status, labels, annotations, ends_at, generator_url, receiver, first_received_at, last_received_at, deliveries"

@@ -41,7 +41,7 @@ func (db *DB) CreateOrder(ctx context.Context, n ordersvc.NewOrder) (ordersvc.Or
 		case err == nil && bytes.Equal(hash, fingerprint):
 			return o, false, nil
 		case err == nil:
-			return ordersvc.Order{}, false, &ordersvc.Error{Kind: ordersvc.KindInvalid, Message: ordersvc.IdempotencyMismatchMessage}
+			return ordersvc.Order{}, false, ordersvc.IdempotencyMismatch()
 		case !errors.Is(err, sql.ErrNoRows):
 			return ordersvc.Order{}, false, unavailable(err, "create order: idempotency lookup")
 		}
@@ -95,11 +95,11 @@ func (db *DB) whyNoStock(ctx context.Context, tx *sql.Tx, n ordersvc.NewOrder) e
 	})
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		return ordersvc.Errorf(ordersvc.KindNotFound, "product %q does not exist", n.ProductID)
+		return ordersvc.UnknownProduct(n.ProductID)
 	case err != nil:
 		return unavailable(err, "create order: read stock")
 	default:
-		return ordersvc.Errorf(ordersvc.KindConflict, "not enough stock for %q: %d requested, %d available", n.ProductID, n.Quantity, stock)
+		return ordersvc.OutOfStock(n.ProductID, n.Quantity, stock)
 	}
 }
 
@@ -149,7 +149,7 @@ func scanOrder(row *sql.Row, extra ...any) (ordersvc.Order, error) {
 func (db *DB) Summary(ctx context.Context) (ordersvc.Summary, error) {
 	s := ordersvc.Summary{Revenue: map[ordersvc.OrderType]ordersvc.Money{}, Currency: db.currency,
 		LowStockBelow: ordersvc.LowStockThreshold}
-	for _, t := range ordersvc.OrderTypes {
+	for _, t := range ordersvc.OrderTypes() {
 		s.Revenue[t] = 0
 	}
 	err := db.timed("select", "orders", func() error {
