@@ -668,3 +668,60 @@ func mustJSONString(s string) string {
 	}
 	return b.String()
 }
+
+// TestClientSampledFlagDoesNotForceTracing: a client's sentry-trace header
+// with the sampled flag set must not make the service record and send a
+// transaction; the service's own rate decides (SPEC §11).
+func TestClientSampledFlagDoesNotForceTracing(t *testing.T) {
+	h := newHarness(t, errortracking.Options{TracesSampleRate: 1e-9})
+	const requests = 200
+	for i := range requests {
+		hdr := map[string]string{"sentry-trace": fmt.Sprintf("%032x-%016x-1", i+1, i+1)}
+		if rec := h.do("GET", "/ok", hdr, ""); rec.Code != http.StatusOK {
+			t.Fatalf("status = %d", rec.Code)
+		}
+	}
+	h.flush()
+	if n := h.sink.Count("transaction"); n != 0 {
+		t.Errorf("%d client-sampled requests made %d transactions at a sample rate of 1e-9, want 0", requests, n)
+	}
+}
+
+// TestTraceFloodCannotCrowdOutPanic: with a slow Sentry and a small queue,
+// a flood of traced requests fills the transaction budget; a panic that
+// follows is still delivered, because errors have a queue of their own and
+// go first.
+func TestTraceFloodCannotCrowdOutPanic(t *testing.T) {
+	sink := sentrytest.New(t, sentrytest.Options{Delay: 20 * time.Millisecond})
+	h := newHarness(t, errortracking.Options{DSN: sink.DSN(), TracesSampleRate: 1, QueueSize: 10})
+	h.sink = sink
+	const flood = 300
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range flood / 4 {
+				h.do("GET", "/ok", nil, "")
+			}
+		}()
+	}
+	wg.Wait()
+	if rec := h.do("GET", "/orders/panic-flood", nil, ""); rec.Code != http.StatusInternalServerError {
+		t.Fatalf("panic request: status %d", rec.Code)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	evs, err := sink.WaitEvents(ctx, "event", 1)
+	if err != nil {
+		t.Fatalf("the panic event never arrived: %v (drops %v)", err, h.drops())
+	}
+	if evs[0].Level != "fatal" || evs[0].Transaction != "GET /orders/:id" {
+		t.Errorf("event: level %q, transaction %q; want the fatal panic of GET /orders/:id", evs[0].Level, evs[0].Transaction)
+	}
+	if d := h.drops(); d[errortracking.DropQueueFull] == 0 {
+		t.Errorf("the flood did not fill the transaction queue (drops %v): the test proves nothing", d)
+	}
+	t.Logf("flood of %d traced requests, then a panic: panic delivered; drops %v; transactions delivered %d",
+		flood, h.drops(), sink.Count("transaction"))
+}

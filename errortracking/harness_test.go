@@ -67,6 +67,7 @@ func newHarness(t *testing.T, opts errortracking.Options) *harness {
 	}
 	t.Cleanup(h.tracker.Close)
 
+	gin.SetMode(gin.ReleaseMode) // quiet: no route listing on stdout
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
 	e.ContextWithFallback = true

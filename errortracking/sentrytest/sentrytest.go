@@ -25,6 +25,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // MaxEnvelopeBytes bounds one request body, as Sentry's ingestion does.
@@ -49,6 +50,9 @@ type Options struct {
 	// client gives up, like a Sentry that accepts connections and never
 	// answers. The envelope is not recorded.
 	Hold <-chan struct{}
+	// Delay, when set, makes every request wait this long before it is
+	// recorded and answered: a slow but working Sentry.
+	Delay time.Duration
 }
 
 // Envelope is one parsed request.
@@ -162,6 +166,13 @@ func (s *Sink) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.requests++
 	s.mu.Unlock()
+	if s.opts.Delay > 0 {
+		select {
+		case <-time.After(s.opts.Delay):
+		case <-r.Context().Done():
+			return
+		}
+	}
 	if s.opts.Hold != nil {
 		select {
 		case <-s.opts.Hold:
