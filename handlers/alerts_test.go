@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ordersvc/ordersvc"
+	"github.com/ordersvc/ordersvc/internal/app"
 	"github.com/ordersvc/ordersvc/handlers"
 )
 
@@ -49,9 +50,6 @@ func (e *env) alerts(query string) []ordersvc.Alert {
 
 func TestWebhookStoresOnceAndResolves(t *testing.T) {
 	e := newEnv(t)
-	fwd := &recordingForwarder{}
-	e.deps.AlertForwarder = fwd
-	e.router = handlers.NewRouter(e.deps)
 
 	firing := payload("firing", alertJSON("firing", "a1b2c3", "HighErrorRate", "critical"))
 	for i := 0; i < 3; i++ {
@@ -69,7 +67,7 @@ func TestWebhookStoresOnceAndResolves(t *testing.T) {
 	if v := e.metric("alerts_received_total|alertname=HighErrorRate|severity=critical|status=firing"); v != 1 {
 		t.Errorf("alerts_received_total firing = %v, want 1 (duplicates not counted)", v)
 	}
-	if n := fwd.count(); n != 1 {
+	if n := e.forwarded(); n != 1 {
 		t.Errorf("forwarded %d times, want 1", n)
 	}
 
@@ -85,7 +83,7 @@ func TestWebhookStoresOnceAndResolves(t *testing.T) {
 	if v := e.metric("alerts_received_total|alertname=HighErrorRate|severity=critical|status=resolved"); v != 1 {
 		t.Errorf("alerts_received_total resolved = %v, want 1", v)
 	}
-	if n := fwd.count(); n != 1 {
+	if n := e.forwarded(); n != 1 {
 		t.Errorf("a resolved alert was forwarded: %d", n)
 	}
 	if len(e.alerts("?status=firing")) != 0 || len(e.alerts("?status=resolved")) != 1 {
@@ -93,7 +91,7 @@ func TestWebhookStoresOnceAndResolves(t *testing.T) {
 	}
 	// A warning is stored but not forwarded.
 	e.webhook(payload("firing", alertJSON("firing", "ffff", "SlowResponseTime", "warning")))
-	if n := fwd.count(); n != 1 {
+	if n := e.forwarded(); n != 1 {
 		t.Errorf("a warning was forwarded")
 	}
 	if list := e.alerts("?limit=1"); len(list) != 1 || list[0].Fingerprint != "ffff" {
@@ -167,7 +165,7 @@ func TestWebhookRejects(t *testing.T) {
 			if n := len(e.alerts("")); n != 0 {
 				t.Errorf("%d alerts stored", n)
 			}
-			if deliveries, _, _ := e.db.DeliveryStats(context.Background()); deliveries != 0 {
+			if deliveries, _ := e.deliveryStats(); deliveries != 0 {
 				t.Errorf("%d deliveries logged", deliveries)
 			}
 		})
@@ -175,9 +173,7 @@ func TestWebhookRejects(t *testing.T) {
 }
 
 func TestWebhookDisabledWithoutToken(t *testing.T) {
-	e := newEnv(t)
-	e.deps.WebhookToken = ""
-	e.router = handlers.NewRouter(e.deps)
+	e := newEnvWith(t, envOptions{vars: map[string]string{"ALERT_WEBHOOK_TOKEN": ""}})
 	p := problemOf(t, e.do("POST", "/webhooks/alertmanager", payload("firing", alertJSON("firing", "a", "X", "critical"))), 503)
 	if !strings.Contains(p["detail"].(string), "ALERT_WEBHOOK_TOKEN") {
 		t.Errorf("detail = %v", p["detail"])
@@ -190,16 +186,15 @@ func TestWebhookTruncatedAlertsRecorded(t *testing.T) {
 	if code := e.webhook(body); code != 200 {
 		t.Fatal(code)
 	}
-	deliveries, truncated, err := e.db.DeliveryStats(context.Background())
-	if err != nil || deliveries != 1 || truncated != 7 {
-		t.Errorf("deliveries %d truncated %d err %v", deliveries, truncated, err)
+	if deliveries, truncated := e.deliveryStats(); deliveries != 1 || truncated != 7 {
+		t.Errorf("deliveries %d truncated %d", deliveries, truncated)
 	}
 }
 
 // flakyAlerts fails the first call with a storage error, as a locked or
 // full disk would, then passes through to the real store.
 type flakyAlerts struct {
-	ordersvc.AlertService
+	app.Store
 	mu    sync.Mutex
 	fails int
 }
@@ -212,13 +207,11 @@ func (f *flakyAlerts) RecordAlerts(ctx context.Context, n ordersvc.AlertNotifica
 	if fail {
 		return nil, ordersvc.WrapError(ordersvc.KindUnavailable, fmt.Errorf("disk I/O error"), "the database is unavailable")
 	}
-	return f.AlertService.RecordAlerts(ctx, n, at)
+	return f.Store.RecordAlerts(ctx, n, at)
 }
 
 func TestWebhookStorageFailureIs503ThenRetrySucceeds(t *testing.T) {
-	e := newEnv(t)
-	e.deps.Alerts = &flakyAlerts{AlertService: e.db, fails: 1}
-	e.router = handlers.NewRouter(e.deps)
+	e := newEnvWith(t, envOptions{wrap: func(s app.Store) app.Store { return &flakyAlerts{Store: s, fails: 1} }})
 	body := payload("firing", alertJSON("firing", "abc", "HighErrorRate", "critical"))
 	if code := e.webhook(body); code != http.StatusServiceUnavailable {
 		t.Fatalf("first delivery = %d, want 503 so Alertmanager retries", code)
@@ -240,23 +233,6 @@ func TestListAlertsRejects(t *testing.T) {
 		problemOf(t, e.admin("GET", "/alerts"+q, ""), 422)
 	}
 	problemOf(t, e.do("GET", "/alerts", ""), 401)
-}
-
-type recordingForwarder struct {
-	mu     sync.Mutex
-	alerts []ordersvc.Alert
-}
-
-func (r *recordingForwarder) ForwardAlert(a ordersvc.Alert, _ map[string]string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.alerts = append(r.alerts, a)
-}
-
-func (r *recordingForwarder) count() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.alerts)
 }
 
 // FuzzDecodeWebhook: no input panics, refusals are 400, and what is

@@ -283,7 +283,7 @@ func TestPreinitialisedSeries(t *testing.T) {
 			t.Errorf("%s = %v, want a pre-initialised 0", key, got)
 		}
 	}
-	if got := e.metric("app_build_info|goversion=go|revision=abc|version=test"); got != 1 {
+	if got := e.metric("app_build_info|goversion=test|revision=test|version=test"); got != 1 {
 		t.Errorf("app_build_info = %v", got)
 	}
 }

@@ -3,126 +3,113 @@ package handlers_test
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
-	"net/http"
 	"net/http/httptest"
 	"path/filepath"
-	"strings"
 	"testing"
 
-	"github.com/gin-gonic/gin"
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/ordersvc/ordersvc"
-	"github.com/ordersvc/ordersvc/errortracking"
-	"github.com/ordersvc/ordersvc/faults"
-	"github.com/ordersvc/ordersvc/handlers"
-	"github.com/ordersvc/ordersvc/metrics"
-	"github.com/ordersvc/ordersvc/sqlite"
+	"github.com/ordersvc/ordersvc/internal/app"
+	"github.com/ordersvc/ordersvc/internal/testkit"
 )
 
 const (
-	adminToken   = "test-admin-token"
-	webhookToken = "test-webhook-token"
+	adminToken   = testkit.AdminToken
+	webhookToken = testkit.WebhookToken
 )
 
-// env is a real service in memory: a SQLite file in a temp dir, a fresh
-// registry, the production router, driven through httptest.
+// env is the real service in memory, built by internal/app as the server
+// builds it: a SQLite file in a temp dir, a fresh registry, the production
+// router, driven through httptest.
 type env struct {
 	t      *testing.T
 	dbPath string
-	db     *sqlite.DB
-	m      *metrics.Metrics
-	router *gin.Engine
-	faults *faults.Injector
-	deps   handlers.Deps
+	svc    *testkit.Service
+	db     app.Store
+}
+
+// envOptions change what newEnvWith builds.
+type envOptions struct {
+	// dbPath is the database file; empty means a new one.
+	dbPath string
+	// noSeed starts from an empty catalog.
+	noSeed bool
+	// vars override configuration variables ("" unsets one).
+	vars map[string]string
+	// wrap wraps the store (failure injection).
+	wrap func(app.Store) app.Store
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	return openEnv(t, filepath.Join(t.TempDir(), "ordersvc.db"), true)
+	return newEnvWith(t, envOptions{})
 }
 
 func openEnv(t *testing.T, dbPath string, seed bool) *env {
 	t.Helper()
-	reg := prometheus.NewRegistry()
-	m, err := metrics.New(reg, reg, metrics.BuildInfo{Version: "test", Revision: "abc", GoVersion: "go"})
-	if err != nil {
-		t.Fatal(err)
+	return newEnvWith(t, envOptions{dbPath: dbPath, noSeed: !seed})
+}
+
+func newEnvWith(t *testing.T, o envOptions) *env {
+	t.Helper()
+	if o.dbPath == "" {
+		o.dbPath = filepath.Join(t.TempDir(), "ordersvc.db")
 	}
-	db, err := sqlite.Open(context.Background(), dbPath, sqlite.Options{Observer: m})
-	if err != nil {
-		t.Fatal(err)
+	vars := map[string]string{"DATABASE_URL": "sqlite://" + filepath.ToSlash(o.dbPath)}
+	for k, v := range o.vars {
+		vars[k] = v
 	}
-	t.Cleanup(func() { _ = db.Close() })
-	if seed {
-		if _, err := db.SeedIfEmpty(context.Background(), ordersvc.DemoCatalog()); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := metrics.RegisterInventory(reg, db); err != nil {
-		t.Fatal(err)
-	}
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	tracker, err := errortracking.New(errortracking.Options{Logger: logger, Panics: m})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &env{t: t, dbPath: dbPath, db: db, m: m, faults: &faults.Injector{}}
-	e.deps = handlers.Deps{
-		Orders: db, Inventory: db, Reports: db, Alerts: db, DB: db, Metrics: m, Tracker: tracker,
-		Faults: e.faults, Logger: logger, AdminToken: adminToken, WebhookToken: webhookToken,
-	}
-	e.router = handlers.NewRouter(e.deps)
-	return e
+	svc := testkit.NewService(t, testkit.ServiceOptions{Env: vars, NoSeed: o.noSeed, WrapStore: o.wrap})
+	return &env{t: t, dbPath: o.dbPath, svc: svc, db: svc.Store}
+}
+
+// newEnvWithAdmin is a service whose ADMIN_TOKEN is token ("" = unset).
+func newEnvWithAdmin(t *testing.T, token string) *env {
+	t.Helper()
+	return newEnvWith(t, envOptions{vars: map[string]string{"ADMIN_TOKEN": token}})
 }
 
 // do sends a request; headers are name, value pairs. A JSON content type is
 // set for bodies unless a Content-Type header is given.
 func (e *env) do(method, path, body string, headers ...string) *httptest.ResponseRecorder {
 	e.t.Helper()
-	var r io.Reader
-	if body != "" {
-		r = strings.NewReader(body)
-	}
-	req := httptest.NewRequest(method, path, r)
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	w := httptest.NewRecorder()
-	e.router.ServeHTTP(w, req)
-	return w
+	return e.svc.Do(method, path, body, headers...)
 }
 
 func (e *env) admin(method, path, body string) *httptest.ResponseRecorder {
-	return e.do(method, path, body, "Authorization", "Bearer "+adminToken)
+	e.t.Helper()
+	return e.svc.Admin(method, path, body)
 }
 
 // metric returns one series' value; key is "name|label=value|…" with the
 // labels in alphabetical order. A missing series is -1.
 func (e *env) metric(key string) float64 {
 	e.t.Helper()
-	all, err := e.m.Gather()
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if v, ok := all[key]; ok {
-		return v
-	}
-	return -1
+	return e.svc.Metric(key)
 }
 
 func (e *env) metrics() map[string]float64 {
 	e.t.Helper()
-	all, err := e.m.Gather()
+	return testkit.Metrics(e.t, e.svc.Metrics)
+}
+
+// forwarded returns how many alerts the webhook forwarded to error
+// tracking.
+func (e *env) forwarded() int { return len(e.svc.Forwarded.Alerts()) }
+
+// deliveryStats is the store's webhook delivery log (a SQLite diagnostic).
+func (e *env) deliveryStats() (deliveries, truncated int64) {
+	e.t.Helper()
+	s, ok := e.db.(interface {
+		DeliveryStats(ctx context.Context) (int64, int64, error)
+	})
+	if !ok {
+		e.t.Fatalf("the store %T keeps no delivery log", e.db)
+	}
+	deliveries, truncated, err := s.DeliveryStats(context.Background())
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	return all
+	return deliveries, truncated
 }
 
 func (e *env) stock(id string) int64 {
@@ -180,24 +167,4 @@ func decode[T any](t *testing.T, w *httptest.ResponseRecorder) T {
 		t.Fatalf("decode %T: %v: %s", v, err, w.Body)
 	}
 	return v
-}
-
-var _ = http.StatusOK
-
-func newEnvWithAdmin(t *testing.T, token string) *env {
-	t.Helper()
-	e := newEnv(t)
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	reg := prometheus.NewRegistry()
-	m, err := metrics.New(reg, reg, metrics.BuildInfo{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tracker, _ := errortracking.New(errortracking.Options{Logger: logger, Panics: m})
-	e.m = m
-	e.router = handlers.NewRouter(handlers.Deps{
-		Orders: e.db, Inventory: e.db, Reports: e.db, DB: e.db, Metrics: m, Tracker: tracker,
-		Faults: e.faults, Logger: logger, AdminToken: token,
-	})
-	return e
 }

@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/ordersvc/ordersvc"
-	"github.com/ordersvc/ordersvc/handlers"
+	"github.com/ordersvc/ordersvc/internal/app"
 )
 
 const validOrder = `{"product_id":"sku-1","quantity":2,"type":"online","customer_id":"c-42"}`
@@ -269,7 +269,7 @@ func TestPersistenceAcrossRestart(t *testing.T) {
 
 // failingOrders is an OrderService whose CreateOrder always fails with err.
 type failingOrders struct {
-	ordersvc.OrderService
+	app.Store
 	err error
 }
 
@@ -297,9 +297,7 @@ func TestRejectionReasonComesFromTheError(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := newEnv(t)
-			e.deps.Orders = failingOrders{OrderService: e.db, err: tt.err}
-			e.router = handlers.NewRouter(e.deps)
+			e := newEnvWith(t, envOptions{wrap: func(s app.Store) app.Store { return failingOrders{Store: s, err: tt.err} }})
 			problemOf(t, e.do("POST", "/orders", validOrder), tt.status)
 			for _, r := range ordersvc.RejectReasons() {
 				want := 0.0

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/gin-gonic/gin"
+
 	"github.com/ordersvc/ordersvc"
 	"github.com/ordersvc/ordersvc/config"
 	"github.com/ordersvc/ordersvc/internal/app"
@@ -42,9 +44,14 @@ type ServiceOptions struct {
 	WrapStore func(app.Store) app.Store
 }
 
+// quietGin sets gin's process-wide mode once, as the server's main does:
+// release mode prints no route table.
+var quietGin sync.Once
+
 // NewService builds the service, closed when the test ends.
 func NewService(t testing.TB, o ServiceOptions) *Service {
 	t.Helper()
+	quietGin.Do(func() { gin.SetMode(gin.ReleaseMode) })
 	cfg := o.Config
 	if cfg == nil {
 		c := Config(t, o.Env)
