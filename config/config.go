@@ -1,10 +1,13 @@
 // Package config reads the service's configuration from the environment
 // into one Config value and validates it. Secrets may be given inline
 // (NAME) or as a path (NAME_FILE), never both.
+//
+// Load is pure: apart from reading NAME_FILE secrets it touches nothing,
+// and it runs every check before returning, so an invalid configuration is
+// refused before the server creates or opens anything.
 package config
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -12,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Config is the whole configuration of the server.
@@ -33,20 +37,30 @@ type Config struct {
 // Error names the variable whose value was refused. Its message is one
 // line and never contains a secret.
 type Error struct {
-	Var    string
+	// Var is the environment variable, e.g. ADMIN_TOKEN or ADMIN_TOKEN_FILE.
+	Var string
+	// Reason says what is wrong, without the secret.
 	Reason string
+	// Err is the underlying error, if any (e.g. from reading a file).
+	Err error
 }
 
+// Error returns "VAR: reason".
 func (e *Error) Error() string { return e.Var + ": " + e.Reason }
 
-// Load reads the configuration through lookup (os.LookupEnv in production)
-// and readFile (os.ReadFile). defaultRelease is the build's version.
+// Unwrap returns the underlying error.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Load reads the configuration through lookup (os.LookupEnv when nil) and
+// readFile (ReadSecretFile when nil). defaultRelease is the build's
+// version. Every variable is checked; the error returned is the first
+// problem found, an *Error naming its variable.
 func Load(lookup func(string) (string, bool), readFile func(string) ([]byte, error), defaultRelease string) (Config, error) {
 	if lookup == nil {
 		lookup = os.LookupEnv
 	}
 	if readFile == nil {
-		readFile = os.ReadFile
+		readFile = ReadSecretFile
 	}
 	get := func(name, def string) string {
 		if v, ok := lookup(name); ok && v != "" {
@@ -63,80 +77,64 @@ func Load(lookup func(string) (string, bool), readFile func(string) ([]byte, err
 		Currency:          get("CURRENCY", "USD"),
 	}
 	var errs []error
-	var err error
 	for _, s := range []struct {
-		name string
-		dst  *string
-	}{{"SENTRY_DSN", &c.SentryDSN}, {"ADMIN_TOKEN", &c.AdminToken}, {"ALERT_WEBHOOK_TOKEN", &c.AlertWebhookToken}} {
-		if *s.dst, err = secret(lookup, readFile, s.name); err != nil {
+		name  string
+		dst   *string
+		check func(string) string
+	}{
+		{"SENTRY_DSN", &c.SentryDSN, nil},
+		{"ADMIN_TOKEN", &c.AdminToken, checkToken},
+		{"ALERT_WEBHOOK_TOKEN", &c.AlertWebhookToken, checkToken},
+	} {
+		v, from, err := secret(lookup, readFile, s.name)
+		if err != nil {
 			errs = append(errs, err)
+			continue
 		}
+		if v != "" && s.check != nil {
+			if reason := s.check(v); reason != "" {
+				errs = append(errs, &Error{Var: from, Reason: reason})
+				continue
+			}
+		}
+		*s.dst = v
 	}
 	if err := checkAddr(c.HTTPAddr); err != nil {
-		errs = append(errs, &Error{"HTTP_ADDR", err.Error()})
+		errs = append(errs, &Error{Var: "HTTP_ADDR", Reason: err.Error()})
 	}
 	if !strings.HasPrefix(c.DatabaseURL, "sqlite://") || len(c.DatabaseURL) == len("sqlite://") {
-		errs = append(errs, &Error{"DATABASE_URL", "must be sqlite://<path>"})
+		errs = append(errs, &Error{Var: "DATABASE_URL", Reason: "must be sqlite://<path>"})
 	}
 	if c.SentryDSN != "" && !strings.HasPrefix(c.SentryDSN, "http://") && !strings.HasPrefix(c.SentryDSN, "https://") {
-		errs = append(errs, &Error{"SENTRY_DSN", "must be an http(s) DSN"})
+		errs = append(errs, &Error{Var: "SENTRY_DSN", Reason: "must be an http(s) DSN"})
 	}
 	if v := get("SENTRY_TRACES_SAMPLE_RATE", "0"); v != "" {
 		r, err := strconv.ParseFloat(v, 64)
 		if err != nil || r < 0 || r > 1 || r != r {
-			errs = append(errs, &Error{"SENTRY_TRACES_SAMPLE_RATE", fmt.Sprintf("%q is not a number from 0 to 1", truncate(v))})
+			errs = append(errs, &Error{Var: "SENTRY_TRACES_SAMPLE_RATE", Reason: fmt.Sprintf("%q is not a number from 0 to 1", truncate(v))})
 		}
 		c.SentryTracesSampleRate = r
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(get("LOG_LEVEL", "info"))); err != nil {
-		errs = append(errs, &Error{"LOG_LEVEL", fmt.Sprintf("%q is not one of debug, info, warn, error", truncate(get("LOG_LEVEL", "")))})
+		errs = append(errs, &Error{Var: "LOG_LEVEL", Reason: fmt.Sprintf("%q is not one of debug, info, warn, error", truncate(get("LOG_LEVEL", "")))})
 	}
 	if c.LogFormat != "json" && c.LogFormat != "text" {
-		errs = append(errs, &Error{"LOG_FORMAT", fmt.Sprintf("%q is not json or text", truncate(c.LogFormat))})
+		errs = append(errs, &Error{Var: "LOG_FORMAT", Reason: fmt.Sprintf("%q is not json or text", truncate(c.LogFormat))})
 	}
 	if v := get("SHUTDOWN_TIMEOUT", "15s"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 || d > 10*time.Minute {
-			errs = append(errs, &Error{"SHUTDOWN_TIMEOUT", fmt.Sprintf("%q is not a duration between 0s and 10m", truncate(v))})
+			errs = append(errs, &Error{Var: "SHUTDOWN_TIMEOUT", Reason: fmt.Sprintf("%q is not a duration between 0s and 10m", truncate(v))})
 		}
 		c.ShutdownTimeout = d
 	}
 	if !isCurrencyCode(c.Currency) {
-		errs = append(errs, &Error{"CURRENCY", fmt.Sprintf("%q is not a three-letter ISO 4217 code", truncate(c.Currency))})
+		errs = append(errs, &Error{Var: "CURRENCY", Reason: fmt.Sprintf("%q is not a three-letter ISO 4217 code", truncate(c.Currency))})
 	}
 	if len(errs) > 0 {
 		return Config{}, errs[0]
 	}
 	return c, nil
-}
-
-// secret reads NAME or the file named by NAME_FILE. Whitespace around a
-// file's content (the trailing newline editors add) is dropped.
-func secret(lookup func(string) (string, bool), readFile func(string) ([]byte, error), name string) (string, error) {
-	inline, hasInline := lookup(name)
-	path, hasFile := lookup(name + "_FILE")
-	hasInline = hasInline && inline != ""
-	hasFile = hasFile && path != ""
-	switch {
-	case hasInline && hasFile:
-		return "", &Error{name, "set either " + name + " or " + name + "_FILE, not both"}
-	case hasFile:
-		b, err := readFile(path)
-		if err != nil {
-			var pe *os.PathError
-			if errors.As(err, &pe) {
-				err = pe.Err // the path is in the message already; keep it one line
-			}
-			return "", &Error{name + "_FILE", fmt.Sprintf("cannot read %q: %v", truncate(path), err)}
-		}
-		v := strings.TrimSpace(string(b))
-		if v == "" {
-			return "", &Error{name + "_FILE", fmt.Sprintf("%q is empty", truncate(path))}
-		}
-		return v, nil
-	default:
-		return inline, nil
-	}
 }
 
 func checkAddr(addr string) error {
@@ -166,10 +164,19 @@ func isCurrencyCode(s string) bool {
 	return true
 }
 
-// truncate keeps refused values short and printable in the one-line reason.
+// maxQuoted bounds how much of a refused value a message quotes.
+const maxQuoted = 40
+
+// truncate shortens a refused (non-secret) value for a message, without
+// cutting a UTF-8 sequence; callers quote it with %q, which keeps the
+// message on one line whatever the value holds.
 func truncate(s string) string {
-	if len(s) > 40 {
-		s = s[:40] + "…"
+	if len(s) <= maxQuoted {
+		return s
 	}
-	return strconv.Quote(s)[1 : len(strconv.Quote(s))-1]
+	i := maxQuoted
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i] + "…"
 }

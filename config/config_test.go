@@ -4,9 +4,12 @@ import (
 	"errors"
 	"io/fs"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 func load(env map[string]string, files map[string]string) (Config, error) {
@@ -32,14 +35,109 @@ func TestDefaults(t *testing.T) {
 	}
 }
 
+// Tokens long enough to be accepted.
+const (
+	adminTok   = "admin-0123456789abcdef"
+	webhookTok = "hook-0123456789abcdef"
+)
+
 func TestSecretsFromFiles(t *testing.T) {
-	c, err := load(map[string]string{"ADMIN_TOKEN_FILE": "/run/secrets/admin", "ALERT_WEBHOOK_TOKEN": "inline",
-		"SENTRY_DSN_FILE": "/dsn"}, map[string]string{"/run/secrets/admin": "s3cret\n", "/dsn": "https://k@sentry.example/1"})
+	c, err := load(map[string]string{"ADMIN_TOKEN_FILE": "/run/secrets/admin", "ALERT_WEBHOOK_TOKEN": webhookTok,
+		"SENTRY_DSN_FILE": "/dsn"}, map[string]string{"/run/secrets/admin": adminTok + "\n", "/dsn": "https://k@sentry.example/1"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.AdminToken != "s3cret" || c.AlertWebhookToken != "inline" || c.SentryDSN != "https://k@sentry.example/1" {
+	if c.AdminToken != adminTok || c.AlertWebhookToken != webhookTok || c.SentryDSN != "https://k@sentry.example/1" {
 		t.Errorf("secrets = %q %q %q", c.AdminToken, c.AlertWebhookToken, c.SentryDSN)
+	}
+}
+
+// TestTokens pins SPEC §2: a token shorter than 16 bytes or holding
+// whitespace or control characters is invalid, and a NAME_FILE loses
+// exactly one trailing newline, nothing else.
+func TestTokens(t *testing.T) {
+	long := strings.Repeat("x", MaxTokenBytes)
+	accepted := []struct {
+		env   map[string]string
+		files map[string]string
+		want  string // AdminToken
+	}{
+		{map[string]string{}, nil, ""}, // unset: admin API disabled
+		{map[string]string{"ADMIN_TOKEN": ""}, nil, ""},
+		{map[string]string{"ADMIN_TOKEN": "0123456789abcdef"}, nil, "0123456789abcdef"}, // exactly MinTokenBytes
+		{map[string]string{"ADMIN_TOKEN": long}, nil, long},                             // exactly MaxTokenBytes
+		{map[string]string{"ADMIN_TOKEN": "ünïcödé-tökén-ok"}, nil, "ünïcödé-tökén-ok"},
+		{map[string]string{"ADMIN_TOKEN": `A1b2/+=~!"#$%&'()*,-.:;<>?@[\]^_{|}`}, nil, `A1b2/+=~!"#$%&'()*,-.:;<>?@[\]^_{|}`},
+		{map[string]string{"ADMIN_TOKEN_FILE": "/t"}, map[string]string{"/t": adminTok}, adminTok}, // no newline
+		{map[string]string{"ADMIN_TOKEN_FILE": "/t"}, map[string]string{"/t": adminTok + "\n"}, adminTok},
+		{map[string]string{"ADMIN_TOKEN": "", "ADMIN_TOKEN_FILE": "/t"}, map[string]string{"/t": adminTok}, adminTok},
+	}
+	for _, tt := range accepted {
+		c, err := load(tt.env, tt.files)
+		if err != nil || c.AdminToken != tt.want {
+			t.Errorf("%.60v: token %.60q, %v; want %.60q", tt.env, c.AdminToken, err, tt.want)
+		}
+	}
+
+	refused := []struct {
+		name    string
+		env     map[string]string
+		files   map[string]string
+		wantVar string
+		want    string // in the reason
+	}{
+		{"trailing space", map[string]string{"ADMIN_TOKEN": adminTok + " "}, nil, "ADMIN_TOKEN", "whitespace at its end"},
+		{"leading space", map[string]string{"ADMIN_TOKEN": " " + adminTok}, nil, "ADMIN_TOKEN", "whitespace at its start"},
+		{"inner space", map[string]string{"ADMIN_TOKEN": "admin 0123456789abcdef"}, nil, "ADMIN_TOKEN", "whitespace inside"},
+		{"tab", map[string]string{"ALERT_WEBHOOK_TOKEN": "hook\t0123456789abcdef"}, nil, "ALERT_WEBHOOK_TOKEN", "whitespace"},
+		{"NBSP", map[string]string{"ADMIN_TOKEN": adminTok + "\u00a0"}, nil, "ADMIN_TOKEN", "whitespace"},
+		{"NUL", map[string]string{"ADMIN_TOKEN": adminTok + "\x00x"}, nil, "ADMIN_TOKEN", "control"},
+		{"escape", map[string]string{"ADMIN_TOKEN": "\x1b[0m" + adminTok}, nil, "ADMIN_TOKEN", "control"},
+		{"DEL", map[string]string{"ADMIN_TOKEN": adminTok + "\x7f"}, nil, "ADMIN_TOKEN", "control"},
+		{"zero-width space", map[string]string{"ADMIN_TOKEN": adminTok + "\u200b"}, nil, "ADMIN_TOKEN", "invisible"},
+		{"invalid UTF-8", map[string]string{"ADMIN_TOKEN": adminTok + "\xff"}, nil, "ADMIN_TOKEN", "UTF-8"},
+		{"3 bytes", map[string]string{"ALERT_WEBHOOK_TOKEN": "abc"}, nil, "ALERT_WEBHOOK_TOKEN", "shorter than 16 bytes"},
+		{"15 bytes", map[string]string{"ADMIN_TOKEN": "0123456789abcde"}, nil, "ADMIN_TOKEN", "shorter than 16 bytes"},
+		{"too long", map[string]string{"ADMIN_TOKEN": long + "x"}, nil, "ADMIN_TOKEN", "longer than 4096 bytes"},
+		{"file: two lines", map[string]string{"ADMIN_TOKEN_FILE": "/t"}, map[string]string{"/t": adminTok + "\n" + adminTok + "\n"},
+			"ADMIN_TOKEN_FILE", "more than one line"},
+		{"file: two newlines", map[string]string{"ADMIN_TOKEN_FILE": "/t"}, map[string]string{"/t": adminTok + "\n\n"},
+			"ADMIN_TOKEN_FILE", "whitespace at its end"},
+		{"file: CRLF", map[string]string{"ADMIN_TOKEN_FILE": "/t"}, map[string]string{"/t": adminTok + "\r\n"},
+			"ADMIN_TOKEN_FILE", "CRLF"},
+		{"file: trailing space", map[string]string{"ADMIN_TOKEN_FILE": "/t"}, map[string]string{"/t": adminTok + " \n"},
+			"ADMIN_TOKEN_FILE", "whitespace at its end"},
+		{"file: leading newline", map[string]string{"ADMIN_TOKEN_FILE": "/t"}, map[string]string{"/t": "\n" + adminTok},
+			"ADMIN_TOKEN_FILE", "more than one line"},
+		{"file: BOM", map[string]string{"ADMIN_TOKEN_FILE": "/t"}, map[string]string{"/t": "\ufeff" + adminTok + "\n"},
+			"ADMIN_TOKEN_FILE", "invisible"},
+		{"file: short", map[string]string{"ALERT_WEBHOOK_TOKEN_FILE": "/t"}, map[string]string{"/t": "s3cret\n"},
+			"ALERT_WEBHOOK_TOKEN_FILE", "shorter than 16 bytes"},
+		{"file: only a newline", map[string]string{"ADMIN_TOKEN_FILE": "/t"}, map[string]string{"/t": "\n"}, "ADMIN_TOKEN_FILE", "empty"},
+		{"file: empty", map[string]string{"ADMIN_TOKEN_FILE": "/t"}, map[string]string{"/t": ""}, "ADMIN_TOKEN_FILE", "empty"},
+		{"file: missing", map[string]string{"ADMIN_TOKEN_FILE": "/missing"}, nil, "ADMIN_TOKEN_FILE", "cannot read"},
+		{"both", map[string]string{"ADMIN_TOKEN": adminTok, "ADMIN_TOKEN_FILE": "/t"}, map[string]string{"/t": adminTok}, "ADMIN_TOKEN", "not both"},
+	}
+	for _, tt := range refused {
+		_, err := load(tt.env, tt.files)
+		checkRefused(t, tt.name, err, tt.wantVar, tt.want)
+	}
+}
+
+// checkRefused fails unless err is a one-line *Error for wantVar whose
+// reason contains want.
+func checkRefused(t *testing.T, name string, err error, wantVar, want string) {
+	t.Helper()
+	var cerr *Error
+	if !errors.As(err, &cerr) || cerr.Var != wantVar {
+		t.Errorf("%s: err = %v, want a %s error", name, err, wantVar)
+		return
+	}
+	if !strings.Contains(cerr.Reason, want) {
+		t.Errorf("%s: reason %q, want it to say %q", name, cerr.Reason, want)
+	}
+	if msg := err.Error(); strings.ContainsAny(msg, "\r\n") || len(msg) > 200 || !utf8.ValidString(msg) {
+		t.Errorf("%s: message is not one short valid line: %q", name, msg)
 	}
 }
 
@@ -62,7 +160,7 @@ func TestInvalid(t *testing.T) {
 		{map[string]string{"SHUTDOWN_TIMEOUT": "-1s"}, "SHUTDOWN_TIMEOUT"},
 		{map[string]string{"CURRENCY": "usd"}, "CURRENCY"},
 		{map[string]string{"CURRENCY": "EURO"}, "CURRENCY"},
-		{map[string]string{"ADMIN_TOKEN": "a", "ADMIN_TOKEN_FILE": "/x"}, "ADMIN_TOKEN"},
+		{map[string]string{"ADMIN_TOKEN": adminTok, "ADMIN_TOKEN_FILE": "/x"}, "ADMIN_TOKEN"},
 		{map[string]string{"ADMIN_TOKEN_FILE": "/missing"}, "ADMIN_TOKEN_FILE"},
 		{map[string]string{"ALERT_WEBHOOK_TOKEN_FILE": "/empty"}, "ALERT_WEBHOOK_TOKEN_FILE"},
 	}
@@ -84,4 +182,28 @@ func TestSecretsNeverInErrors(t *testing.T) {
 	if err == nil || strings.Contains(err.Error(), "topsecretkey") {
 		t.Errorf("error %v leaks the DSN", err)
 	}
+}
+
+func TestReadSecretFile(t *testing.T) {
+	dir := t.TempDir()
+	ok := filepath.Join(dir, "ok")
+	big := filepath.Join(dir, "big")
+	if err := os.WriteFile(ok, []byte(adminTok+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(big, make([]byte, MaxSecretFileBytes+1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := ReadSecretFile(ok); err != nil || string(b) != adminTok+"\n" {
+		t.Errorf("ReadSecretFile(ok) = %q, %v", b, err)
+	}
+	for _, p := range []string{big, dir, filepath.Join(dir, "missing"), "/dev/zero"} {
+		if _, err := ReadSecretFile(p); err == nil {
+			t.Errorf("ReadSecretFile(%s) accepted", p)
+		}
+	}
+	// Load uses it when readFile is nil.
+	env := map[string]string{"ADMIN_TOKEN_FILE": big}
+	_, err := Load(func(k string) (string, bool) { v, ok := env[k]; return v, ok }, nil, "v")
+	checkRefused(t, "oversized file", err, "ADMIN_TOKEN_FILE", "larger than")
 }
