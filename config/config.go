@@ -82,7 +82,7 @@ func Load(lookup func(string) (string, bool), readFile func(string) ([]byte, err
 		dst   *string
 		check func(string) string
 	}{
-		{"SENTRY_DSN", &c.SentryDSN, nil},
+		{"SENTRY_DSN", &c.SentryDSN, checkSentryDSN},
 		{"ADMIN_TOKEN", &c.AdminToken, checkToken},
 		{"ALERT_WEBHOOK_TOKEN", &c.AlertWebhookToken, checkToken},
 	} {
@@ -104,9 +104,6 @@ func Load(lookup func(string) (string, bool), readFile func(string) ([]byte, err
 	}
 	if !strings.HasPrefix(c.DatabaseURL, "sqlite://") || len(c.DatabaseURL) == len("sqlite://") {
 		errs = append(errs, &Error{Var: "DATABASE_URL", Reason: "must be sqlite://<path>"})
-	}
-	if c.SentryDSN != "" && !strings.HasPrefix(c.SentryDSN, "http://") && !strings.HasPrefix(c.SentryDSN, "https://") {
-		errs = append(errs, &Error{Var: "SENTRY_DSN", Reason: "must be an http(s) DSN"})
 	}
 	if v := get("SENTRY_TRACES_SAMPLE_RATE", "0"); v != "" {
 		r, err := strconv.ParseFloat(v, 64)

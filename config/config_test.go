@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -206,4 +207,40 @@ func TestReadSecretFile(t *testing.T) {
 	env := map[string]string{"ADMIN_TOKEN_FILE": big}
 	_, err := Load(func(k string) (string, bool) { v, ok := env[k]; return v, ok }, nil, "v")
 	checkRefused(t, "oversized file", err, "ADMIN_TOKEN_FILE", "larger than")
+}
+
+func TestSentryDSN(t *testing.T) {
+	for _, dsn := range []string{
+		"https://k@sentry.example/1",
+		"https://publickey:secretkey@o123.ingest.sentry.io/4567",
+		"http://k@localhost:9000/2",
+		"https://k@sentry.example/some/path/3",
+	} {
+		c, err := load(map[string]string{"SENTRY_DSN": dsn}, nil)
+		if err != nil || c.SentryDSN != dsn {
+			t.Errorf("%q: %q, %v", dsn, c.SentryDSN, err)
+		}
+	}
+	for _, tt := range []struct {
+		env     map[string]string
+		files   map[string]string
+		wantVar string
+		want    string
+	}{
+		{map[string]string{"SENTRY_DSN": "http://example.com"}, nil, "SENTRY_DSN", "empty username"},
+		{map[string]string{"SENTRY_DSN": "https://key@example.com"}, nil, "SENTRY_DSN", "empty project id"},
+		{map[string]string{"SENTRY_DSN": "https://key@example.com/"}, nil, "SENTRY_DSN", "empty project id"},
+		{map[string]string{"SENTRY_DSN": "https://key@/1"}, nil, "SENTRY_DSN", "empty host"},
+		{map[string]string{"SENTRY_DSN": "https://key@example.com:99999/1"}, nil, "SENTRY_DSN", "invalid port"},
+		{map[string]string{"SENTRY_DSN": "https://key@example.com:x/1"}, nil, "SENTRY_DSN", "not a URL"},
+		{map[string]string{"SENTRY_DSN": "ftp://key@example.com/1"}, nil, "SENTRY_DSN", "scheme"},
+		{map[string]string{"SENTRY_DSN": "example.com/1"}, nil, "SENTRY_DSN", "scheme"},
+		{map[string]string{"SENTRY_DSN": "not a dsn"}, nil, "SENTRY_DSN", "whitespace"},
+		{map[string]string{"SENTRY_DSN": "https://key@example.com/1 "}, nil, "SENTRY_DSN", "whitespace"},
+		{map[string]string{"SENTRY_DSN_FILE": "/d"}, map[string]string{"/d": "https://key@example.com/1\r\n"}, "SENTRY_DSN_FILE", "control"},
+		{map[string]string{"SENTRY_DSN_FILE": "/d"}, map[string]string{"/d": "http://example.com\n"}, "SENTRY_DSN_FILE", "empty username"},
+	} {
+		_, err := load(tt.env, tt.files)
+		checkRefused(t, fmt.Sprint(tt.env, tt.files), err, tt.wantVar, tt.want)
+	}
 }

@@ -4,10 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/getsentry/sentry-go"
 )
 
 // Limits on secrets, used by validation and by its messages.
@@ -122,4 +126,45 @@ func oneLine(s string) string {
 		return s[:i]
 	}
 	return s
+}
+
+// sentryReason keeps only the fixed reasons sentry.NewDsn gives (after its
+// "[Sentry] DsnParseError: " prefix) that are safe to repeat: none holds
+// the DSN. Anything else it says is replaced by a generic reason.
+func sentryReason(err error) string {
+	r := strings.TrimPrefix(err.Error(), "[Sentry] DsnParseError: ")
+	switch r {
+	case "invalid scheme", "empty username", "empty host", "invalid port", "empty project id":
+		return r
+	}
+	return "not parseable"
+}
+
+// checkSentryDSN returns why v is not a usable Sentry DSN, or "". The
+// reason never contains v or any part of it.
+func checkSentryDSN(v string) string {
+	const want = "is not a Sentry DSN (want http(s)://<public key>@<host>/<project id>)"
+	if strings.ContainsFunc(v, isSpaceOrControl) || !utf8.ValidString(v) {
+		return want + ": contains whitespace or control characters"
+	}
+	u, err := url.Parse(v) // its error would quote the DSN: not used
+	if err != nil {
+		return want + ": not a URL"
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return want + ": the scheme is not http or https"
+	}
+	if _, err := sentry.NewDsn(v); err != nil {
+		return want + ": " + sentryReason(err)
+	}
+	if p := u.Port(); p != "" && !isPort(p) {
+		return want + ": invalid port"
+	}
+	return ""
+}
+
+// isPort reports whether p is a TCP port number from 1 to 65535.
+func isPort(p string) bool {
+	n, err := strconv.Atoi(p)
+	return err == nil && n >= 1 && n <= 65535
 }
