@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -20,8 +21,13 @@ import (
 
 // Config is the whole configuration of the server.
 type Config struct {
-	HTTPAddr               string
-	DatabaseURL            string
+	HTTPAddr string
+	// DatabaseURL is DATABASE_URL as given (kept for compatibility; it may
+	// hold a postgres password).
+	DatabaseURL string
+	// Database is DATABASE_URL parsed: the driver and the SQLite path or
+	// the postgres URL.
+	Database               Database
 	SentryDSN              string
 	SentryEnvironment      string
 	SentryRelease          string
@@ -102,8 +108,10 @@ func Load(lookup func(string) (string, bool), readFile func(string) ([]byte, err
 	if err := checkAddr(c.HTTPAddr); err != nil {
 		errs = append(errs, &Error{Var: "HTTP_ADDR", Reason: err.Error()})
 	}
-	if !strings.HasPrefix(c.DatabaseURL, "sqlite://") || len(c.DatabaseURL) == len("sqlite://") {
-		errs = append(errs, &Error{Var: "DATABASE_URL", Reason: "must be sqlite://<path>"})
+	if db, reason := parseDatabase(c.DatabaseURL); reason != "" {
+		errs = append(errs, &Error{Var: "DATABASE_URL", Reason: reason})
+	} else {
+		c.Database = db
 	}
 	if v := get("SENTRY_TRACES_SAMPLE_RATE", "0"); v != "" {
 		r, err := strconv.ParseFloat(v, 64)
@@ -176,4 +184,28 @@ func truncate(s string) string {
 		i--
 	}
 	return s[:i] + "…"
+}
+
+// Secrets returns every secret value c holds (the tokens, the Sentry DSN
+// and its keys, postgres passwords), non-empty, for scrubbers that must
+// keep them out of logs and error-tracking events.
+func (c Config) Secrets() []string {
+	var out []string
+	add := func(s string) {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	add(c.AdminToken)
+	add(c.AlertWebhookToken)
+	add(c.SentryDSN)
+	if u, err := url.Parse(c.SentryDSN); err == nil && c.SentryDSN != "" {
+		add(u.User.Username())
+		p, _ := u.User.Password()
+		add(p)
+	}
+	for _, p := range c.Database.passwords() {
+		add(p)
+	}
+	return out
 }

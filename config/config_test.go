@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -29,7 +30,8 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Config{HTTPAddr: ":8080", DatabaseURL: "sqlite://data/ordersvc.db", SentryEnvironment: "development",
+	want := Config{HTTPAddr: ":8080", DatabaseURL: "sqlite://data/ordersvc.db",
+		Database: Database{Driver: DriverSQLite, Path: "data/ordersvc.db"}, SentryEnvironment: "development",
 		SentryRelease: "v1.2.3", LogLevel: slog.LevelInfo, LogFormat: "json", ShutdownTimeout: 15 * time.Second, Currency: "USD"}
 	if c != want {
 		t.Errorf("defaults = %+v\nwant %+v", c, want)
@@ -149,7 +151,7 @@ func TestInvalid(t *testing.T) {
 	}{
 		{map[string]string{"HTTP_ADDR": "8080"}, "HTTP_ADDR"},
 		{map[string]string{"HTTP_ADDR": ":99999"}, "HTTP_ADDR"},
-		{map[string]string{"DATABASE_URL": "postgres://x"}, "DATABASE_URL"},
+		{map[string]string{"DATABASE_URL": "mysql://x"}, "DATABASE_URL"},
 		{map[string]string{"SENTRY_TRACES_SAMPLE_RATE": "1.5"}, "SENTRY_TRACES_SAMPLE_RATE"},
 		{map[string]string{"SENTRY_TRACES_SAMPLE_RATE": "-0.1"}, "SENTRY_TRACES_SAMPLE_RATE"},
 		{map[string]string{"SENTRY_TRACES_SAMPLE_RATE": "NaN"}, "SENTRY_TRACES_SAMPLE_RATE"},
@@ -178,10 +180,44 @@ func TestInvalid(t *testing.T) {
 	}
 }
 
+// TestSecretsNeverInErrors refuses secrets in every way it can and checks
+// that no message quotes them (nor their distinctive part).
 func TestSecretsNeverInErrors(t *testing.T) {
-	_, err := load(map[string]string{"SENTRY_DSN": "ftp://topsecretkey@x/1"}, nil)
-	if err == nil || strings.Contains(err.Error(), "topsecretkey") {
-		t.Errorf("error %v leaks the DSN", err)
+	for _, tt := range []struct {
+		env    map[string]string
+		files  map[string]string
+		secret string
+	}{
+		{map[string]string{"ADMIN_TOKEN": "ZxQ"}, nil, "ZxQ"},
+		{map[string]string{"ADMIN_TOKEN": "topsecret-ZxQ-token "}, nil, "ZxQ"},
+		{map[string]string{"ALERT_WEBHOOK_TOKEN": "topsecret-ZxQ\x00-token"}, nil, "ZxQ"},
+		{map[string]string{"ALERT_WEBHOOK_TOKEN": "topsecret-ZxQ" + strings.Repeat("z", MaxTokenBytes)}, nil, "ZxQ"},
+		{map[string]string{"ADMIN_TOKEN_FILE": "/t"}, map[string]string{"/t": "topsecret-ZxQ-token\nline2\n"}, "ZxQ"},
+		{map[string]string{"ADMIN_TOKEN_FILE": "/t"}, map[string]string{"/t": "ZxQ\n"}, "ZxQ"},
+		{map[string]string{"SENTRY_DSN": "ftp://topsecretkey@x/1"}, nil, "topsecretkey"},
+		{map[string]string{"SENTRY_DSN": "http://topsecretkey@example.com"}, nil, "topsecretkey"},
+		{map[string]string{"SENTRY_DSN": "https://topsecretkey@example.com:99999/1"}, nil, "topsecretkey"},
+		{map[string]string{"SENTRY_DSN": "https://topsecretkey@example.com:x/1"}, nil, "topsecretkey"},
+		{map[string]string{"SENTRY_DSN": "https://topsecretkey:s3cr%zz@example.com/1"}, nil, "topsecretkey"},
+		{map[string]string{"SENTRY_DSN": "https://topsecretkey@example.com/1 "}, nil, "topsecretkey"},
+		{map[string]string{"SENTRY_DSN_FILE": "/d"}, map[string]string{"/d": "https://topsecretkey@/1\n"}, "topsecretkey"},
+		{map[string]string{"DATABASE_URL": "postgres://u:hunter2secret@h:99999/db"}, nil, "hunter2"},
+		{map[string]string{"DATABASE_URL": "postgres://u:hunter2secret@:5432/db"}, nil, "hunter2"},
+		{map[string]string{"DATABASE_URL": "postgres://u:hunter2secret@h:x/db"}, nil, "hunter2"},
+		{map[string]string{"DATABASE_URL": "postgres://u:hunter2%zzsecret@h/db"}, nil, "hunter2"},
+		{map[string]string{"DATABASE_URL": "postgres://u:hunter2 secret@h/db"}, nil, "hunter2"},
+		{map[string]string{"DATABASE_URL": "postgresql://h/db?password=hunter2secret&a=%zz"}, nil, "hunter2"},
+		{map[string]string{"DATABASE_URL": "postgresql://u:hunter2secret@/db"}, nil, "hunter2"},
+		{map[string]string{"DATABASE_URL": "mysql://u:hunter2secret@h/db"}, nil, "hunter2"},
+	} {
+		_, err := load(tt.env, tt.files)
+		if err == nil {
+			t.Errorf("%.60q: accepted", tt.env)
+			continue
+		}
+		if strings.Contains(err.Error(), tt.secret) {
+			t.Errorf("error %q leaks %q", err, tt.secret)
+		}
 	}
 }
 
@@ -242,5 +278,100 @@ func TestSentryDSN(t *testing.T) {
 	} {
 		_, err := load(tt.env, tt.files)
 		checkRefused(t, fmt.Sprint(tt.env, tt.files), err, tt.wantVar, tt.want)
+	}
+}
+
+func TestDatabaseURL(t *testing.T) {
+	accepted := []struct {
+		url  string
+		want Database
+	}{
+		// The sqlite.PathFromURL cases, with the same paths.
+		{"sqlite://data/ordersvc.db", Database{Driver: DriverSQLite, Path: "data/ordersvc.db"}},
+		{"sqlite:///var/lib/x.db", Database{Driver: DriverSQLite, Path: "/var/lib/x.db"}},
+		{"sqlite://./a/../b.db", Database{Driver: DriverSQLite, Path: "b.db"}},
+		{"sqlite://with%20space/x.db", Database{Driver: DriverSQLite, Path: "with space/x.db"}},
+		{"sqlite://relative/path.db", Database{Driver: DriverSQLite, Path: "relative/path.db"}},
+		{"sqlite://x.db", Database{Driver: DriverSQLite, Path: "x.db"}},
+		{"sqlite://literal%3Fmark.db", Database{Driver: DriverSQLite, Path: "literal?mark.db"}},
+		{"postgres://db.example/orders", Database{Driver: DriverPostgres, URL: "postgres://db.example/orders"}},
+		{"postgresql://u:p%40ss@db.example:5432/orders?sslmode=verify-full",
+			Database{Driver: DriverPostgres, URL: "postgresql://u:p%40ss@db.example:5432/orders?sslmode=verify-full"}},
+		{"postgres://x", Database{Driver: DriverPostgres, URL: "postgres://x"}},
+		{"postgres://[::1]:5433/orders", Database{Driver: DriverPostgres, URL: "postgres://[::1]:5433/orders"}},
+		{"postgres:///orders?host=/var/run/postgresql", Database{Driver: DriverPostgres, URL: "postgres:///orders?host=/var/run/postgresql"}},
+		{"postgres://h1:5432,h2:5433/orders?target_session_attrs=read-write",
+			Database{Driver: DriverPostgres, URL: "postgres://h1:5432,h2:5433/orders?target_session_attrs=read-write"}},
+	}
+	for _, tt := range accepted {
+		c, err := load(map[string]string{"DATABASE_URL": tt.url}, nil)
+		if err != nil || c.Database != tt.want || c.DatabaseURL != tt.url {
+			t.Errorf("%q: %+v, %v; want %+v", tt.url, c.Database, err, tt.want)
+		}
+	}
+	for _, tt := range []struct{ url, want string }{
+		{"sqlite://x.db?mode=ro", "no query"},
+		{"sqlite://x.db#frag", "no query"},
+		{"sqlite://:memory:", ":memory:"},
+		{"sqlite://%3Amemory%3A", ":memory:"},
+		{"sqlite://dir/", "directory"},
+		{"sqlite:///", "directory"},
+		{"sqlite://dir%2F", "directory"},
+		{"sqlite://.", "directory"},
+		{"sqlite://data/..", "directory"},
+		{"sqlite://", "no file path"},
+		{"sqlite://bad%zz.db", "%-escape"},
+		{"sqlite://x%00.db", "control"},
+		{"sqlite:x.db", "must be sqlite://"},
+		{"data.db", "must be sqlite://"},
+		{"SQLITE://x.db", "must be sqlite://"},
+		{"mysql://u:pw@h/db", "must be sqlite://"},
+		{"postgres://", "no host"},
+		{"postgres:///orders", "no host"},
+		{"postgres://:5432/orders", "no host"},
+		{"postgres://h:99999/orders", "invalid port"},
+		{"postgres://h:0/orders", "invalid port"},
+		{"postgres://u:p w@h/db", "whitespace"},
+		{"postgres://h/db\n", "whitespace"},
+		{"postgres://u:p%zz@h/db", "not a valid URL"},
+		{"postgres://h:x/db", "not a valid URL"},
+		{"postgres://h/db?a=%zz", "query"},
+	} {
+		_, err := load(map[string]string{"DATABASE_URL": tt.url}, nil)
+		checkRefused(t, tt.url, err, "DATABASE_URL", tt.want)
+	}
+}
+
+func TestDatabaseString(t *testing.T) {
+	for _, tt := range []struct {
+		d    Database
+		want string
+	}{
+		{Database{Driver: DriverSQLite, Path: "data/x.db"}, "sqlite://data/x.db"},
+		{Database{Driver: DriverPostgres, URL: "postgres://u:hunter2@h/db"}, "postgres://u:xxxxx@h/db"},
+		{Database{Driver: DriverPostgres, URL: "postgres://h/db?password=hunter2&sslmode=require"}, "postgres://h/db?password=xxxxx&sslmode=require"},
+		{Database{}, ""},
+	} {
+		if got := tt.d.String(); got != tt.want {
+			t.Errorf("%#v.String() = %q, want %q", tt.d, got, tt.want)
+		}
+	}
+}
+
+func TestSecrets(t *testing.T) {
+	c, err := load(map[string]string{"ADMIN_TOKEN": adminTok, "ALERT_WEBHOOK_TOKEN": webhookTok,
+		"SENTRY_DSN": "https://pubkey:seckey@sentry.example/1", "DATABASE_URL": "postgres://u:pgpass@h/db?sslpassword=sslpass"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := c.Secrets()
+	slices.Sort(got)
+	want := []string{adminTok, "https://pubkey:seckey@sentry.example/1", webhookTok, "pgpass", "pubkey", "seckey", "sslpass"}
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("Secrets() = %q, want %q", got, want)
+	}
+	if s, _ := load(nil, nil); len(s.Secrets()) != 0 {
+		t.Errorf("defaults hold secrets: %q", s.Secrets())
 	}
 }
