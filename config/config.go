@@ -36,8 +36,32 @@ type Config struct {
 	AlertWebhookToken      string
 	LogLevel               slog.Level
 	LogFormat              string // "json" or "text"
-	ShutdownTimeout        time.Duration
-	Currency               string
+	// ShutdownDelay is how long the server keeps serving after SIGTERM
+	// while /readyz answers 503 (SHUTDOWN_DELAY; 0 = none).
+	ShutdownDelay time.Duration
+	// ShutdownTimeout is the drain time after the delay (SHUTDOWN_TIMEOUT).
+	ShutdownTimeout time.Duration
+	// HeartbeatTimeout is the dead man's switch on the Watchdog heartbeat
+	// (HEARTBEAT_TIMEOUT; 0 = off).
+	HeartbeatTimeout time.Duration
+	// AlertRetention is how long resolved alert records are kept
+	// (ALERT_RETENTION).
+	AlertRetention time.Duration
+	// OTLPEndpoint is OTEL_EXPORTER_OTLP_ENDPOINT, the OTLP/HTTP base URL
+	// ("" = unset).
+	OTLPEndpoint string
+	// OTLPTracesEndpoint is OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, the full
+	// traces URL ("" = unset). Use OTLPTracesURL for the resolved one.
+	OTLPTracesEndpoint string
+	// OTelServiceName is OTEL_SERVICE_NAME, the service.name resource.
+	OTelServiceName string
+	// TracesSampler is OTEL_TRACES_SAMPLER, lower-cased: one of the
+	// Sampler* names.
+	TracesSampler string
+	// TracesSamplerArg is OTEL_TRACES_SAMPLER_ARG, from 0 to 1: the ratio
+	// of the traceidratio samplers (ignored by the others).
+	TracesSamplerArg float64
+	Currency         string
 }
 
 // Error names the variable whose value was refused. Its message is one
@@ -81,6 +105,8 @@ func Load(lookup func(string) (string, bool), readFile func(string) ([]byte, err
 		SentryRelease:     get("SENTRY_RELEASE", defaultRelease),
 		LogFormat:         strings.ToLower(get("LOG_FORMAT", "json")),
 		Currency:          get("CURRENCY", "USD"),
+		OTelServiceName:   get("OTEL_SERVICE_NAME", DefaultOTelServiceName),
+		TracesSampler:     strings.ToLower(get("OTEL_TRACES_SAMPLER", DefaultTracesSampler)),
 	}
 	var errs []error
 	for _, s := range []struct {
@@ -113,12 +139,11 @@ func Load(lookup func(string) (string, bool), readFile func(string) ([]byte, err
 	} else {
 		c.Database = db
 	}
-	if v := get("SENTRY_TRACES_SAMPLE_RATE", "0"); v != "" {
-		r, err := strconv.ParseFloat(v, 64)
-		if err != nil || r < 0 || r > 1 || r != r {
-			errs = append(errs, &Error{Var: "SENTRY_TRACES_SAMPLE_RATE", Reason: fmt.Sprintf("%q is not a number from 0 to 1", truncate(v))})
+	if v := get("SENTRY_TRACES_SAMPLE_RATE", ""); v != "" {
+		var reason string
+		if c.SentryTracesSampleRate, reason = parseRate(v); reason != "" {
+			errs = append(errs, &Error{Var: "SENTRY_TRACES_SAMPLE_RATE", Reason: reason})
 		}
-		c.SentryTracesSampleRate = r
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(get("LOG_LEVEL", "info"))); err != nil {
 		errs = append(errs, &Error{Var: "LOG_LEVEL", Reason: fmt.Sprintf("%q is not one of debug, info, warn, error", truncate(get("LOG_LEVEL", "")))})
@@ -126,12 +151,48 @@ func Load(lookup func(string) (string, bool), readFile func(string) ([]byte, err
 	if c.LogFormat != "json" && c.LogFormat != "text" {
 		errs = append(errs, &Error{Var: "LOG_FORMAT", Reason: fmt.Sprintf("%q is not json or text", truncate(c.LogFormat))})
 	}
-	if v := get("SHUTDOWN_TIMEOUT", "15s"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 || d > 10*time.Minute {
-			errs = append(errs, &Error{Var: "SHUTDOWN_TIMEOUT", Reason: fmt.Sprintf("%q is not a duration between 0s and 10m", truncate(v))})
+	for _, d := range []struct {
+		name string
+		dst  *time.Duration
+		rule durationRule
+	}{
+		{"SHUTDOWN_DELAY", &c.ShutdownDelay, durationRule{def: DefaultShutdownDelay, max: MaxShutdownDelay}},
+		{"SHUTDOWN_TIMEOUT", &c.ShutdownTimeout, durationRule{def: DefaultShutdownTimeout, min: time.Nanosecond, max: MaxShutdownTimeout}},
+		{"HEARTBEAT_TIMEOUT", &c.HeartbeatTimeout, durationRule{def: DefaultHeartbeatTimeout, min: MinHeartbeatTimeout, max: MaxHeartbeatTimeout, zeroOff: true}},
+		{"ALERT_RETENTION", &c.AlertRetention, durationRule{def: DefaultAlertRetention, min: time.Nanosecond, max: MaxAlertRetention}},
+	} {
+		v, reason := d.rule.parse(get(d.name, ""))
+		if reason != "" {
+			errs = append(errs, &Error{Var: d.name, Reason: reason})
 		}
-		c.ShutdownTimeout = d
+		*d.dst = v
+	}
+	for _, e := range []struct {
+		name string
+		dst  *string
+	}{
+		{"OTEL_EXPORTER_OTLP_ENDPOINT", &c.OTLPEndpoint},
+		{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", &c.OTLPTracesEndpoint},
+	} {
+		if v := get(e.name, ""); v != "" {
+			if reason := checkEndpoint(v); reason != "" {
+				errs = append(errs, &Error{Var: e.name, Reason: reason})
+			}
+			*e.dst = v
+		}
+	}
+	if reason := checkServiceName(c.OTelServiceName); reason != "" {
+		errs = append(errs, &Error{Var: "OTEL_SERVICE_NAME", Reason: reason})
+	}
+	if !isSampler(c.TracesSampler) {
+		errs = append(errs, &Error{Var: "OTEL_TRACES_SAMPLER", Reason: fmt.Sprintf("%q is not one of %s", truncate(c.TracesSampler), samplerNames)})
+	}
+	c.TracesSamplerArg = DefaultTracesSamplerArg
+	if v := get("OTEL_TRACES_SAMPLER_ARG", ""); v != "" {
+		var reason string
+		if c.TracesSamplerArg, reason = parseRate(v); reason != "" {
+			errs = append(errs, &Error{Var: "OTEL_TRACES_SAMPLER_ARG", Reason: reason})
+		}
 	}
 	if !isCurrencyCode(c.Currency) {
 		errs = append(errs, &Error{Var: "CURRENCY", Reason: fmt.Sprintf("%q is not a three-letter ISO 4217 code", truncate(c.Currency))})

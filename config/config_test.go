@@ -32,7 +32,10 @@ func TestDefaults(t *testing.T) {
 	}
 	want := Config{HTTPAddr: ":8080", DatabaseURL: "sqlite://data/ordersvc.db",
 		Database: Database{Driver: DriverSQLite, Path: "data/ordersvc.db"}, SentryEnvironment: "development",
-		SentryRelease: "v1.2.3", LogLevel: slog.LevelInfo, LogFormat: "json", ShutdownTimeout: 15 * time.Second, Currency: "USD"}
+		SentryRelease: "v1.2.3", LogLevel: slog.LevelInfo, LogFormat: "json", Currency: "USD",
+		// SPEC §2 defaults, spelled out rather than taken from the constants.
+		ShutdownDelay: 5 * time.Second, ShutdownTimeout: 15 * time.Second, HeartbeatTimeout: 5 * time.Minute,
+		AlertRetention: 720 * time.Hour, OTelServiceName: "ordersvc", TracesSampler: "traceidratio", TracesSamplerArg: 1}
 	if c != want {
 		t.Errorf("defaults = %+v\nwant %+v", c, want)
 	}
@@ -373,5 +376,141 @@ func TestSecrets(t *testing.T) {
 	}
 	if s, _ := load(nil, nil); len(s.Secrets()) != 0 {
 		t.Errorf("defaults hold secrets: %q", s.Secrets())
+	}
+}
+
+// TestNewVariables covers the SPEC §2 variables added with shutdown delay,
+// the heartbeat, alert retention and tracing: every accepted and refused
+// value.
+func TestNewVariables(t *testing.T) {
+	accepted := []struct {
+		env   map[string]string
+		check func(Config) bool
+	}{
+		{map[string]string{"SHUTDOWN_DELAY": "0"}, func(c Config) bool { return c.ShutdownDelay == 0 }},
+		{map[string]string{"SHUTDOWN_DELAY": "0s"}, func(c Config) bool { return c.ShutdownDelay == 0 }},
+		{map[string]string{"SHUTDOWN_DELAY": "250ms"}, func(c Config) bool { return c.ShutdownDelay == 250*time.Millisecond }},
+		{map[string]string{"SHUTDOWN_DELAY": "5m"}, func(c Config) bool { return c.ShutdownDelay == 5*time.Minute }},
+		{map[string]string{"SHUTDOWN_DELAY": ""}, func(c Config) bool { return c.ShutdownDelay == 5*time.Second }},
+		{map[string]string{"SHUTDOWN_TIMEOUT": "10m"}, func(c Config) bool { return c.ShutdownTimeout == 10*time.Minute }},
+		{map[string]string{"SHUTDOWN_TIMEOUT": "1ms"}, func(c Config) bool { return c.ShutdownTimeout == time.Millisecond }},
+		{map[string]string{"HEARTBEAT_TIMEOUT": "0"}, func(c Config) bool { return c.HeartbeatTimeout == 0 }},
+		{map[string]string{"HEARTBEAT_TIMEOUT": "5s"}, func(c Config) bool { return c.HeartbeatTimeout == 5*time.Second }},
+		{map[string]string{"HEARTBEAT_TIMEOUT": "24h"}, func(c Config) bool { return c.HeartbeatTimeout == 24*time.Hour }},
+		{map[string]string{"HEARTBEAT_TIMEOUT": "10m"}, func(c Config) bool { return c.HeartbeatTimeout == 10*time.Minute }},
+		{map[string]string{"ALERT_RETENTION": "1h"}, func(c Config) bool { return c.AlertRetention == time.Hour }},
+		{map[string]string{"ALERT_RETENTION": "1s"}, func(c Config) bool { return c.AlertRetention == time.Second }},
+		{map[string]string{"ALERT_RETENTION": "87600h"}, func(c Config) bool { return c.AlertRetention == 87600*time.Hour }},
+		{map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"}, func(c Config) bool {
+			return c.OTLPEndpoint == "http://collector:4318" && c.OTLPTracesURL() == "http://collector:4318/v1/traces" && c.TracingEnabled()
+		}},
+		{map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "https://otel.example/base/"}, func(c Config) bool {
+			return c.OTLPTracesURL() == "https://otel.example/base/v1/traces"
+		}},
+		{map[string]string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://127.0.0.1:4318/custom"}, func(c Config) bool {
+			return c.OTLPTracesEndpoint == "http://127.0.0.1:4318/custom" && c.OTLPTracesURL() == "http://127.0.0.1:4318/custom"
+		}},
+		{map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://a:4318", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://[::1]:4318/v1/traces"},
+			func(c Config) bool { return c.OTLPTracesURL() == "http://[::1]:4318/v1/traces" }},
+		{map[string]string{}, func(c Config) bool { return !c.TracingEnabled() && c.OTLPTracesURL() == "" }},
+		{map[string]string{"OTEL_SERVICE_NAME": "checkout api"}, func(c Config) bool { return c.OTelServiceName == "checkout api" }},
+		{map[string]string{"OTEL_SERVICE_NAME": strings.Repeat("s", 255)}, func(c Config) bool { return len(c.OTelServiceName) == 255 }},
+		{map[string]string{"OTEL_TRACES_SAMPLER": "always_on"}, func(c Config) bool { return c.TracesSampler == SamplerAlwaysOn }},
+		{map[string]string{"OTEL_TRACES_SAMPLER": "always_off"}, func(c Config) bool { return c.TracesSampler == SamplerAlwaysOff }},
+		{map[string]string{"OTEL_TRACES_SAMPLER": "traceidratio"}, func(c Config) bool { return c.TracesSampler == SamplerTraceIDRatio }},
+		{map[string]string{"OTEL_TRACES_SAMPLER": "parentbased_always_on"}, func(c Config) bool { return c.TracesSampler == SamplerParentBasedAlwaysOn }},
+		{map[string]string{"OTEL_TRACES_SAMPLER": "parentbased_always_off"}, func(c Config) bool { return c.TracesSampler == SamplerParentBasedAlwaysOff }},
+		{map[string]string{"OTEL_TRACES_SAMPLER": "ParentBased_TraceIDRatio"}, func(c Config) bool { return c.TracesSampler == SamplerParentBasedTraceIDRatio }},
+		{map[string]string{"OTEL_TRACES_SAMPLER_ARG": "0"}, func(c Config) bool { return c.TracesSamplerArg == 0 }},
+		{map[string]string{"OTEL_TRACES_SAMPLER_ARG": "0.25"}, func(c Config) bool { return c.TracesSamplerArg == 0.25 }},
+		{map[string]string{"OTEL_TRACES_SAMPLER_ARG": "1"}, func(c Config) bool { return c.TracesSamplerArg == 1 }},
+		{map[string]string{"SENTRY_TRACES_SAMPLE_RATE": "0.5"}, func(c Config) bool { return c.SentryTracesSampleRate == 0.5 }},
+	}
+	for _, tt := range accepted {
+		c, err := load(tt.env, nil)
+		if err != nil || !tt.check(c) {
+			t.Errorf("%.80v: %v; config %+v", tt.env, err, c)
+		}
+	}
+
+	refused := []struct {
+		name, value, want string
+	}{
+		{"SHUTDOWN_DELAY", "-1s", "from 0s to 5m"},
+		{"SHUTDOWN_DELAY", "5m1s", "from 0s to 5m"},
+		{"SHUTDOWN_DELAY", "5", "duration"},
+		{"SHUTDOWN_DELAY", "soon", "duration"},
+		{"SHUTDOWN_TIMEOUT", "0", "positive duration up to 10m"},
+		{"SHUTDOWN_TIMEOUT", "11m", "positive duration up to 10m"},
+		{"HEARTBEAT_TIMEOUT", "1s", "0 (off) or a duration from 5s to 24h"},
+		{"HEARTBEAT_TIMEOUT", "4.9s", "from 5s"},
+		{"HEARTBEAT_TIMEOUT", "-5m", "from 5s"},
+		{"HEARTBEAT_TIMEOUT", "25h", "to 24h"},
+		{"HEARTBEAT_TIMEOUT", "off", "duration"},
+		{"ALERT_RETENTION", "0", "positive duration up to 87600h"},
+		{"ALERT_RETENTION", "-1h", "positive"},
+		{"ALERT_RETENTION", "87601h", "up to 87600h"},
+		{"ALERT_RETENTION", "30d", "duration"},
+		{"OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318", "http:// or https://"},
+		{"OTEL_EXPORTER_OTLP_ENDPOINT", "grpc://collector:4317", "http:// or https://"},
+		{"OTEL_EXPORTER_OTLP_ENDPOINT", "http://", "with a host"},
+		{"OTEL_EXPORTER_OTLP_ENDPOINT", "http:///v1/traces", "with a host"},
+		{"OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:99999", "invalid port"},
+		{"OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:x", "http:// or https://"},
+		{"OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318 ", "whitespace"},
+		{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "localhost:4318/v1/traces", "http:// or https://"},
+		{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "ftp://c/v1/traces", "http:// or https://"},
+		{"OTEL_SERVICE_NAME", strings.Repeat("s", 256), "longer than 255 bytes"},
+		{"OTEL_SERVICE_NAME", "orders\nvc", "control"},
+		{"OTEL_SERVICE_NAME", "orders\xffvc", "UTF-8"},
+		{"OTEL_TRACES_SAMPLER", "sometimes", "not one of always_on, always_off, traceidratio"},
+		{"OTEL_TRACES_SAMPLER", "jaeger_remote", "not one of"},
+		{"OTEL_TRACES_SAMPLER", "always on", "not one of"},
+		{"OTEL_TRACES_SAMPLER_ARG", "1.5", "from 0 to 1"},
+		{"OTEL_TRACES_SAMPLER_ARG", "-0.1", "from 0 to 1"},
+		{"OTEL_TRACES_SAMPLER_ARG", "NaN", "from 0 to 1"},
+		{"OTEL_TRACES_SAMPLER_ARG", "Inf", "from 0 to 1"},
+		{"OTEL_TRACES_SAMPLER_ARG", "half", "from 0 to 1"},
+		{"SENTRY_TRACES_SAMPLE_RATE", "+Inf", "from 0 to 1"},
+	}
+	for _, tt := range refused {
+		_, err := load(map[string]string{tt.name: tt.value}, nil)
+		checkRefused(t, tt.name+"="+tt.value, err, tt.name, tt.want)
+	}
+}
+
+// TestEndpointCredentialsNeverInErrors: an OTLP endpoint may carry
+// credentials; a refused one is never quoted.
+func TestEndpointCredentialsNeverInErrors(t *testing.T) {
+	for _, v := range []string{"grpc://u:otelsecret@c:4317", "http://u:otelsecret@c:99999", "http://u:otelsecret@c:x", "http://u:otelsecret@/x"} {
+		for _, name := range []string{"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"} {
+			_, err := load(map[string]string{name: v}, nil)
+			if err == nil || strings.Contains(err.Error(), "otelsecret") {
+				t.Errorf("%s=%s: error %v accepts or leaks", name, v, err)
+			}
+		}
+	}
+}
+
+// TestLoadIsPure: Load reads only the NAME_FILE secrets and creates
+// nothing (SPEC §2: invalid configuration is detected before anything is
+// created or opened).
+func TestLoadIsPure(t *testing.T) {
+	t.Chdir(t.TempDir())
+	var read []string
+	readFile := func(p string) ([]byte, error) { read = append(read, p); return []byte(adminTok + "\n"), nil }
+	for _, env := range []map[string]string{
+		{"DATABASE_URL": "sqlite://data/sub/ordersvc.db", "ADMIN_TOKEN_FILE": "/a", "ALERT_WEBHOOK_TOKEN_FILE": "/b"},
+		{"DATABASE_URL": "sqlite://data/sub/ordersvc.db", "ADMIN_TOKEN_FILE": "/a", "ALERT_WEBHOOK_TOKEN_FILE": "/b", "CURRENCY": "bad"},
+	} {
+		read = nil
+		_, _ = Load(func(k string) (string, bool) { v, ok := env[k]; return v, ok }, readFile, "v")
+		slices.Sort(read)
+		if !slices.Equal(read, []string{"/a", "/b"}) {
+			t.Errorf("%v: read %q, want only the two secret files", env, read)
+		}
+	}
+	if entries, _ := os.ReadDir("."); len(entries) != 0 {
+		t.Errorf("Load created %v", entries)
 	}
 }
