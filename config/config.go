@@ -19,23 +19,36 @@ import (
 	"unicode/utf8"
 )
 
-// Config is the whole configuration of the server.
+// Config is the whole configuration of the server. Each field is named
+// after its variable (SPEC §2); Load fills in the defaults.
 type Config struct {
+	// HTTPAddr is HTTP_ADDR, the listen address.
 	HTTPAddr string
 	// DatabaseURL is DATABASE_URL as given (kept for compatibility; it may
 	// hold a postgres password).
 	DatabaseURL string
 	// Database is DATABASE_URL parsed: the driver and the SQLite path or
 	// the postgres URL.
-	Database               Database
-	SentryDSN              string
-	SentryEnvironment      string
-	SentryRelease          string
+	Database Database
+	// SentryDSN is SENTRY_DSN (or SENTRY_DSN_FILE's content); "" disables
+	// error tracking. A secret.
+	SentryDSN string
+	// SentryEnvironment is SENTRY_ENVIRONMENT.
+	SentryEnvironment string
+	// SentryRelease is SENTRY_RELEASE, by default the build's version.
+	SentryRelease string
+	// SentryTracesSampleRate is SENTRY_TRACES_SAMPLE_RATE, from 0 to 1.
 	SentryTracesSampleRate float64
-	AdminToken             string
-	AlertWebhookToken      string
-	LogLevel               slog.Level
-	LogFormat              string // "json" or "text"
+	// AdminToken is ADMIN_TOKEN (or ADMIN_TOKEN_FILE's content); ""
+	// disables the admin API. A secret.
+	AdminToken string
+	// AlertWebhookToken is ALERT_WEBHOOK_TOKEN (or its _FILE); ""
+	// disables the Alertmanager webhook. A secret.
+	AlertWebhookToken string
+	// LogLevel is LOG_LEVEL.
+	LogLevel slog.Level
+	// LogFormat is LOG_FORMAT, lower-cased: "json" or "text".
+	LogFormat string
 	// ShutdownDelay is how long the server keeps serving after SIGTERM
 	// while /readyz answers 503 (SHUTDOWN_DELAY; 0 = none).
 	ShutdownDelay time.Duration
@@ -61,7 +74,8 @@ type Config struct {
 	// TracesSamplerArg is OTEL_TRACES_SAMPLER_ARG, from 0 to 1: the ratio
 	// of the traceidratio samplers (ignored by the others).
 	TracesSamplerArg float64
-	Currency         string
+	// Currency is CURRENCY, an ISO 4217 code.
+	Currency string
 }
 
 // Error names the variable whose value was refused. Its message is one
