@@ -2,6 +2,7 @@ package faults
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"net/http/httptest"
 	"strconv"
@@ -49,13 +50,22 @@ func TestValidate(t *testing.T) {
 	for _, tt := range invalid {
 		err := tt.c.Validate(faultable)
 		if err == nil {
-			t.Errorf("%.80v accepted", tt.c)
+			t.Errorf("%s accepted", short(tt.c))
 			continue
 		}
 		if msg := err.Error(); !strings.Contains(msg, tt.want) || len(msg) > 300 || !utf8.ValidString(msg) {
-			t.Errorf("%.80v: message %.400q, want a short valid one containing %q", tt.c, msg, tt.want)
+			t.Errorf("%s: message %.400q, want a short valid one containing %q", short(tt.c), msg, tt.want)
 		}
 	}
+}
+
+// short formats c for a failure message, cut to 100 bytes.
+func short(c Config) string {
+	s := fmt.Sprintf("%+v", c)
+	if len(s) > 100 {
+		s = s[:100] + "…"
+	}
+	return s
 }
 
 func TestLatencyClamped(t *testing.T) {
