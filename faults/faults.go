@@ -9,8 +9,10 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -20,8 +22,16 @@ import (
 // ErrInjected is the error behind an injected 500.
 var ErrInjected = errors.New("faults: injected error")
 
-// MaxLatency bounds injected latency.
-const MaxLatency = 60 * time.Second
+// MaxLatencyMS is the largest accepted latency_ms. Validation compares
+// the raw number with it before any conversion to a time.Duration, so a
+// huge value cannot overflow into a short or negative wait.
+const MaxLatencyMS = 60_000
+
+// MaxLatency bounds injected latency (MaxLatencyMS as a duration).
+const MaxLatency = MaxLatencyMS * time.Millisecond
+
+// maxRouteBytes bounds the length of a route template quoted in an error.
+const maxRouteBytes = 64
 
 // Config is the fault-injection setting. The zero value injects nothing.
 type Config struct {
@@ -36,24 +46,32 @@ func (c Config) Active() bool {
 	return c.ErrorRate > 0 || c.LatencyMS > 0 || c.PanicRate > 0
 }
 
-// Validate checks c against the routes that may be faulted.
+// Validate checks c against the routes that may be faulted: rates are
+// numbers from 0 to 1 (NaN and infinities are refused), latency_ms is from
+// 0 to MaxLatencyMS, and routes lists distinct templates of faultable. Its
+// message is fit for a client (the admin API answers it with a 422).
 func (c Config) Validate(faultable []string) error {
 	var errs []error
-	if !(c.ErrorRate >= 0 && c.ErrorRate <= 1) {
-		errs = append(errs, errors.New("error_rate must be from 0 to 1"))
+	if !isRate(c.ErrorRate) {
+		errs = append(errs, errors.New("error_rate must be a number from 0 to 1"))
 	}
-	if !(c.PanicRate >= 0 && c.PanicRate <= 1) {
-		errs = append(errs, errors.New("panic_rate must be from 0 to 1"))
+	if !isRate(c.PanicRate) {
+		errs = append(errs, errors.New("panic_rate must be a number from 0 to 1"))
 	}
-	if c.LatencyMS < 0 || time.Duration(c.LatencyMS)*time.Millisecond > MaxLatency {
-		errs = append(errs, fmt.Errorf("latency_ms must be from 0 to %d", MaxLatency.Milliseconds()))
+	// Compare in milliseconds: converting first would overflow.
+	if c.LatencyMS < 0 || c.LatencyMS > MaxLatencyMS {
+		errs = append(errs, fmt.Errorf("latency_ms must be from 0 to %d", MaxLatencyMS))
 	}
 	if len(c.Routes) > len(faultable) {
-		errs = append(errs, errors.New("routes lists more routes than exist"))
+		errs = append(errs, fmt.Errorf("routes lists %d routes, more than the %d that may be faulted", len(c.Routes), len(faultable)))
 	} else {
-		for _, r := range c.Routes {
+		for i, r := range c.Routes {
 			if !slices.Contains(faultable, r) {
 				errs = append(errs, fmt.Errorf("routes: %q is not a business route template (one of %v)", truncate(r), faultable))
+				break
+			}
+			if slices.Contains(c.Routes[:i], r) {
+				errs = append(errs, fmt.Errorf("routes: %q is listed twice", r))
 				break
 			}
 		}
@@ -61,17 +79,52 @@ func (c Config) Validate(faultable []string) error {
 	return errors.Join(errs...)
 }
 
+// isRate reports whether r is a probability; NaN compares false.
+func isRate(r float64) bool { return r >= 0 && r <= 1 }
+
+// truncate shortens a client-supplied route to maxRouteBytes for an error,
+// without cutting a UTF-8 sequence in half.
 func truncate(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "…"
+	if len(s) <= maxRouteBytes {
+		return s
 	}
-	return s
+	i := maxRouteBytes
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i] + "…"
+}
+
+// latency converts a latency_ms to a wait, clamped to [0, MaxLatency] so
+// that even a setting that skipped Validate cannot overflow.
+func latency(ms int64) time.Duration {
+	return time.Duration(min(max(ms, 0), MaxLatencyMS)) * time.Millisecond
 }
 
 // Injector holds the current setting and applies it. Its zero value is
-// ready and injects nothing.
+// ready and injects nothing. Stop ends every injected wait, for the
+// shutdown: injected latency must not hold the drain.
 type Injector struct {
 	current atomic.Pointer[Config]
+
+	initStop sync.Once
+	stopOnce sync.Once
+	stop     chan struct{} // closed by Stop; made by stopped
+}
+
+// stopped returns the channel Stop closes.
+func (in *Injector) stopped() chan struct{} {
+	in.initStop.Do(func() { in.stop = make(chan struct{}) })
+	return in.stop
+}
+
+// Stop ends the injected waits in progress at once and makes later
+// requests skip theirs; injected errors and panics are unaffected. The
+// server calls it when shutdown starts. It is safe to call more than once
+// and concurrently with requests.
+func (in *Injector) Stop() {
+	ch := in.stopped()
+	in.stopOnce.Do(func() { close(ch) })
 }
 
 // Set replaces the setting; an inactive config turns injection off.
@@ -97,7 +150,8 @@ func (in *Injector) Get() Config {
 // Middleware applies the setting to the requests of the given route
 // templates (all of them when the setting lists none). Routes outside
 // faultable are never touched, whatever the setting says. When off, it
-// costs one atomic load.
+// costs one atomic load. An injected wait ends early when the request's
+// context ends or Stop is called.
 func (in *Injector) Middleware(faultable []string) gin.HandlerFunc {
 	allowed := make(map[string]struct{}, len(faultable))
 	for _, r := range faultable {
@@ -116,10 +170,12 @@ func (in *Injector) Middleware(faultable []string) gin.HandlerFunc {
 			return
 		}
 		if cfg.LatencyMS > 0 {
-			t := time.NewTimer(time.Duration(cfg.LatencyMS) * time.Millisecond)
+			t := time.NewTimer(latency(cfg.LatencyMS))
 			select {
 			case <-t.C:
 			case <-c.Request.Context().Done():
+				t.Stop()
+			case <-in.stopped():
 				t.Stop()
 			}
 		}

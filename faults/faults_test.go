@@ -1,8 +1,15 @@
 package faults
 
 import (
+	"context"
+	"fmt"
+	"math"
 	"net/http/httptest"
+	"strconv"
+	"strings"
 	"testing"
+	"time"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 )
@@ -10,17 +17,64 @@ import (
 var faultable = []string{"/orders", "/inventory"}
 
 func TestValidate(t *testing.T) {
-	valid := []Config{{}, {ErrorRate: 1}, {PanicRate: 0.5, Routes: []string{"/orders"}}, {LatencyMS: 60000}}
+	valid := []Config{{}, {ErrorRate: 1}, {PanicRate: 0.5, Routes: []string{"/orders"}}, {LatencyMS: MaxLatencyMS},
+		{Routes: []string{"/orders", "/inventory"}}}
 	for _, c := range valid {
 		if err := c.Validate(faultable); err != nil {
 			t.Errorf("%+v: %v", c, err)
 		}
 	}
-	invalid := []Config{{ErrorRate: -0.1}, {ErrorRate: 1.01}, {PanicRate: 2}, {LatencyMS: -1}, {LatencyMS: 60001},
-		{Routes: []string{"/metrics"}}, {Routes: []string{"/orders", "/inventory", "/orders"}}}
-	for _, c := range invalid {
-		if err := c.Validate(faultable); err == nil {
-			t.Errorf("%+v accepted", c)
+	long := "/" + strings.Repeat("é", 10_000)
+	invalid := []struct {
+		c    Config
+		want string // in the message
+	}{
+		{Config{ErrorRate: -0.1}, "error_rate"},
+		{Config{ErrorRate: 1.01}, "error_rate"},
+		{Config{ErrorRate: math.NaN()}, "error_rate"},
+		{Config{ErrorRate: math.Inf(1)}, "error_rate"},
+		{Config{PanicRate: 2}, "panic_rate"},
+		{Config{PanicRate: math.NaN()}, "panic_rate"},
+		{Config{PanicRate: math.Inf(-1)}, "panic_rate"},
+		{Config{LatencyMS: -1}, "latency_ms must be from 0 to " + strconv.Itoa(MaxLatencyMS)},
+		{Config{LatencyMS: MaxLatencyMS + 1}, "latency_ms must be from 0 to " + strconv.Itoa(MaxLatencyMS)},
+		// Would overflow time.Duration if multiplied before the check.
+		{Config{LatencyMS: 288230376151713744}, "latency_ms"},
+		{Config{LatencyMS: math.MaxInt64}, "latency_ms"},
+		{Config{LatencyMS: math.MinInt64}, "latency_ms"},
+		{Config{Routes: []string{"/metrics"}}, "/metrics"},
+		{Config{Routes: []string{"/orders", "/orders"}}, "twice"},
+		{Config{Routes: []string{"/orders", "/inventory", "/orders"}}, "routes"},
+		{Config{Routes: []string{long}}, "routes"},
+	}
+	for _, tt := range invalid {
+		err := tt.c.Validate(faultable)
+		if err == nil {
+			t.Errorf("%s accepted", short(tt.c))
+			continue
+		}
+		if msg := err.Error(); !strings.Contains(msg, tt.want) || len(msg) > 300 || !utf8.ValidString(msg) {
+			t.Errorf("%s: message %.400q, want a short valid one containing %q", short(tt.c), msg, tt.want)
+		}
+	}
+}
+
+// short formats c for a failure message, cut to 100 bytes.
+func short(c Config) string {
+	s := fmt.Sprintf("%+v", c)
+	if len(s) > 100 {
+		s = s[:100] + "…"
+	}
+	return s
+}
+
+func TestLatencyClamped(t *testing.T) {
+	for ms, want := range map[int64]time.Duration{
+		0: 0, 1500: 1500 * time.Millisecond, MaxLatencyMS: MaxLatency,
+		-5: 0, math.MinInt64: 0, MaxLatencyMS + 1: MaxLatency, 288230376151713744: MaxLatency, math.MaxInt64: MaxLatency,
+	} {
+		if got := latency(ms); got != want {
+			t.Errorf("latency(%d) = %v, want %v", ms, got, want)
 		}
 	}
 }
@@ -57,5 +111,74 @@ func TestInjector(t *testing.T) {
 	in.Set(Config{})
 	if status("/orders") != 200 || in.Get().Active() {
 		t.Error("{} does not turn injection off")
+	}
+}
+
+func TestStopEndsInjectedLatency(t *testing.T) {
+	var in Injector
+	gin.SetMode(gin.ReleaseMode)
+	e := gin.New()
+	e.Use(in.Middleware(faultable))
+	e.GET("/orders", func(c *gin.Context) { c.Status(200) })
+	in.Set(Config{LatencyMS: 60000})
+	done := make(chan int)
+	go func() {
+		w := httptest.NewRecorder()
+		e.ServeHTTP(w, httptest.NewRequest("GET", "/orders", nil))
+		done <- w.Code
+	}()
+	time.Sleep(20 * time.Millisecond) // usually inside the wait; either way it must end
+	in.Stop()
+	select {
+	case code := <-done:
+		if code != 200 {
+			t.Errorf("status = %d, want 200", code)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Stop did not end the injected wait")
+	}
+}
+
+func TestStopBeforeRequestsSkipsWaits(t *testing.T) {
+	var in Injector
+	in.Stop()
+	in.Stop() // idempotent
+	e := gin.New()
+	e.Use(in.Middleware(faultable))
+	e.GET("/orders", func(c *gin.Context) { c.Status(200) })
+	in.Set(Config{LatencyMS: MaxLatencyMS, ErrorRate: 1})
+	done := make(chan int)
+	go func() {
+		w := httptest.NewRecorder()
+		e.ServeHTTP(w, httptest.NewRequest("GET", "/orders", nil))
+		done <- w.Code
+	}()
+	select {
+	case code := <-done:
+		if code != 500 {
+			t.Errorf("status = %d, want the injected 500: Stop ends waits, not the other faults", code)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("a request after Stop waited")
+	}
+}
+
+func TestRequestContextEndsInjectedLatency(t *testing.T) {
+	var in Injector
+	e := gin.New()
+	e.Use(in.Middleware(faultable))
+	e.GET("/orders", func(c *gin.Context) { c.Status(200) })
+	in.Set(Config{LatencyMS: MaxLatencyMS})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	done := make(chan struct{})
+	go func() {
+		e.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/orders", nil).WithContext(ctx))
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("a canceled request kept waiting")
 	}
 }
