@@ -102,10 +102,10 @@ func parseDatabase(raw string) (Database, string) {
 }
 
 // parseSQLite accepts sqlite://relative/path.db and sqlite:///abs/path.db.
-// It refuses what sqlite.PathFromURL refuses (a query or fragment, an
-// empty path, a trailing slash, :memory:), and also paths that name a
-// directory after unescaping or cleaning (".", "..", "%2F") and control
-// characters.
+// It refuses a query or fragment, an empty path, a trailing slash,
+// :memory: (the read and write pools would see different databases), paths
+// that name a directory after unescaping or cleaning (".", "..", "%2F"),
+// and control characters.
 func parseSQLite(raw string) (Database, string) {
 	rest := strings.TrimPrefix(raw, sqlitePrefix)
 	q := truncate(raw)

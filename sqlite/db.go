@@ -52,40 +52,6 @@ type DB struct {
 	now      func() time.Time
 }
 
-// PathFromURL turns a DATABASE_URL of the form sqlite://path into a file
-// path: sqlite://data/x.db is relative, sqlite:///var/x.db is absolute.
-func PathFromURL(raw string) (string, error) {
-	rest, ok := strings.CutPrefix(raw, "sqlite://")
-	if !ok {
-		return "", fmt.Errorf("unsupported database URL %q: want sqlite://path", redactURL(raw))
-	}
-	if i := strings.IndexAny(rest, "?#"); i >= 0 {
-		return "", errors.New("sqlite URL takes no query or fragment")
-	}
-	if rest == "" || strings.HasSuffix(rest, "/") {
-		return "", errors.New("sqlite URL has no file path")
-	}
-	if rest == ":memory:" {
-		return "", errors.New("sqlite://:memory: is not supported: the read and write pools would see different databases")
-	}
-	p, err := url.PathUnescape(rest)
-	if err != nil {
-		return "", fmt.Errorf("sqlite URL path: %w", err)
-	}
-	return filepath.Clean(p), nil
-}
-
-func redactURL(raw string) string {
-	if u, err := url.Parse(raw); err == nil && u.User != nil {
-		u.User = url.User("redacted")
-		return u.String()
-	}
-	if len(raw) > 64 {
-		return raw[:64] + "…"
-	}
-	return raw
-}
-
 // Open opens (creating if needed) the database file at path and applies
 // pending migrations.
 func Open(ctx context.Context, path string, opts Options) (*DB, error) {

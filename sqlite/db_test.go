@@ -10,25 +10,6 @@ import (
 	"github.com/ordersvc/ordersvc"
 )
 
-func TestPathFromURL(t *testing.T) {
-	for in, want := range map[string]string{
-		"sqlite://data/ordersvc.db":  "data/ordersvc.db",
-		"sqlite:///var/lib/x.db":     "/var/lib/x.db",
-		"sqlite://./a/../b.db":       "b.db",
-		"sqlite://with%20space/x.db": "with space/x.db",
-	} {
-		got, err := PathFromURL(in)
-		if err != nil || got != want {
-			t.Errorf("PathFromURL(%q) = %q, %v; want %q", in, got, err, want)
-		}
-	}
-	for _, bad := range []string{"postgres://x", "sqlite://", "sqlite://dir/", "sqlite://:memory:", "sqlite://x.db?mode=ro", "data.db"} {
-		if _, err := PathFromURL(bad); err == nil {
-			t.Errorf("PathFromURL(%q) accepted", bad)
-		}
-	}
-}
-
 type observed struct {
 	mu  sync.Mutex
 	ops map[string]int

@@ -46,7 +46,7 @@ func main() {
 // address once the server accepts connections (tests use it).
 func run(ctx context.Context, lookup func(string) (string, bool), stderr io.Writer, ready chan<- string) int {
 	build := metrics.ReadBuildInfo(version, revision)
-	cfg, err := config.Load(lookup, os.ReadFile, build.Version)
+	cfg, err := config.Load(lookup, config.ReadSecretFile, build.Version)
 	if err != nil {
 		fmt.Fprintf(stderr, "ordersvc: invalid configuration: %v\n", err)
 		return exitConfig

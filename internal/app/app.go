@@ -132,7 +132,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		Environment:      cfg.SentryEnvironment,
 		Release:          cfg.SentryRelease,
 		TracesSampleRate: cfg.SentryTracesSampleRate,
-		Secrets:          []string{cfg.AdminToken, cfg.AlertWebhookToken},
+		Secrets:          cfg.Secrets(),
 	}); err != nil {
 		return nil, fmt.Errorf("error tracking: %w", err)
 	}
@@ -189,15 +189,15 @@ func (a *App) init(ctx context.Context, opts Options) error {
 
 // openStore opens the store DATABASE_URL names.
 func openStore(ctx context.Context, cfg config.Config, observer sqlite.QueryObserver) (Store, error) {
-	path, err := sqlite.PathFromURL(cfg.DatabaseURL)
-	if err != nil {
-		return nil, &config.Error{Var: "DATABASE_URL", Reason: err.Error()}
+	switch cfg.Database.Driver {
+	case config.DriverSQLite:
+		db, err := sqlite.Open(ctx, cfg.Database.Path, sqlite.Options{Currency: cfg.Currency, Observer: observer})
+		if err != nil {
+			return nil, fmt.Errorf("open the store: %w", err)
+		}
+		return db, nil
 	}
-	db, err := sqlite.Open(ctx, path, sqlite.Options{Currency: cfg.Currency, Observer: observer})
-	if err != nil {
-		return nil, fmt.Errorf("open the store: %w", err)
-	}
-	return db, nil
+	return nil, &config.Error{Var: "DATABASE_URL", Reason: "no store for " + cfg.Database.String()}
 }
 
 // NewLogger returns the slog logger the configuration asks for, writing to
@@ -239,14 +239,28 @@ func (a *App) Serve(ln net.Listener) error {
 	return fmt.Errorf("serve: %w", err)
 }
 
-// Shutdown stops the service gracefully within ctx: readiness turns to 503
-// at once, open requests finish, and pending error reports are flushed.
+// Drain begins a shutdown: readiness answers 503 from now on, so load
+// balancers stop routing here, while requests are still served; injected
+// latency ends at once. Shutdown drains too; calling Drain first lets a
+// caller keep serving for a while (SHUTDOWN_DELAY) before the listener
+// closes.
+func (a *App) Drain() {
+	if !a.draining.Swap(true) {
+		a.Logger.Info("draining: readiness answers 503")
+	}
+	a.Faults.Stop()
+}
+
+// Shutdown stops the service gracefully within ctx: it drains, closes the
+// listener, lets open requests finish and flushes pending error reports.
+// Connections still open when ctx ends are closed.
 func (a *App) Shutdown(ctx context.Context) error {
+	a.Drain()
 	a.Logger.Info("shutting down")
-	a.draining.Store(true)
 	var err error
 	if err = a.server.Shutdown(ctx); err != nil {
 		err = fmt.Errorf("graceful shutdown: %w", err)
+		_ = a.server.Close()
 	}
 	if !a.Tracker.Flush(ctx) {
 		a.Logger.Warn("error tracking: some events were not delivered before the shutdown deadline")
@@ -254,8 +268,9 @@ func (a *App) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// Run serves on ln until ctx ends, then shuts down within the configured
-// SHUTDOWN_TIMEOUT. It returns nil after a clean shutdown.
+// Run serves on ln until ctx ends; then it drains for SHUTDOWN_DELAY
+// (readiness 503, still serving) and shuts down within SHUTDOWN_TIMEOUT.
+// It returns nil after a clean shutdown.
 func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	served := make(chan error, 1)
 	go func() { served <- a.Serve(ln) }()
@@ -263,6 +278,15 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	case err := <-served:
 		return err
 	case <-ctx.Done():
+	}
+	a.Drain()
+	if d := a.Config.ShutdownDelay; d > 0 {
+		a.Logger.Info("serving while load balancers notice the drain", "delay", d.String())
+		select {
+		case <-time.After(d):
+		case err := <-served:
+			return err
+		}
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), a.Config.ShutdownTimeout)
 	defer cancel()
