@@ -427,7 +427,7 @@ func TestPromQLScriptsCatchMistakes(t *testing.T) {
 			name:   "4xx counted as errors in the 30m ratio",
 			rules:  replaceOnce(`status_code=~"5.."}[30m]`, `status_code=~"[45].."}[30m]`),
 			script: "slo_ratios.test",
-			want:   `for {job="ordersvc"} but got`,
+			want:   `expected 0.0039800995 for {job="ordersvc"} but got 0.0139303482`,
 		},
 		{
 			name:   "zero-errors fallback of the 5m ratio dropped",
@@ -445,7 +445,7 @@ func TestPromQLScriptsCatchMistakes(t *testing.T) {
 			name:   "2h ratio with delta, which a counter reset turns negative",
 			rules:  replaceRecordExpr("job:http_requests_errors:ratio_rate2h", `sum by (job) (delta(http_requests_total{job="ordersvc", status_code=~"5.."}[2h])) / sum by (job) (delta(http_requests_total{job="ordersvc"}[2h]))`),
 			script: "slo_counter_resets.test",
-			want:   `for {job="ordersvc"} but got`,
+			want:   `expected 0.014 for {job="ordersvc"} but got -0.0034239130`,
 		},
 		{
 			name:   "SlowResponseTime on the slowest instance's p95",
@@ -459,7 +459,7 @@ func TestPromQLScriptsCatchMistakes(t *testing.T) {
 				jsonText(t, `sum by (job) (rate(http_requests_total{job=~"$job", instance=~"$instance", status_code=~"5.."}[$__rate_interval]))`+"\n/\n"+`sum by (job) (rate(http_requests_total{job=~"$job", instance=~"$instance"}[$__rate_interval]))`),
 				jsonText(t, `avg by (job) (sum by (job, instance) (rate(http_requests_total{job=~"$job", instance=~"$instance", status_code=~"5.."}[$__rate_interval])) / sum by (job, instance) (rate(http_requests_total{job=~"$job", instance=~"$instance"}[$__rate_interval])))`)),
 			script: "dashboard_requests.test",
-			want:   `for {job="ordersvc"} but got`,
+			want:   `expected 0.0384615385 for {job="ordersvc"} but got 0.0294117647`,
 		},
 		{
 			name: "dashboard per-endpoint p99 without the NaN guard",
