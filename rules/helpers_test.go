@@ -1,12 +1,15 @@
 // Package rules_test proves the Prometheus rules in this directory right in
-// three independent ways:
+// four independent ways:
 //
 //   - promtool: `promtool check rules`, `promtool test rules` over
 //     rules/tests/*.yml and `promtool check config` over
 //     prometheus/prometheus.yml, with the pinned promtool of tools/;
-//   - the Prometheus module itself: the real rule files loaded by the
-//     Prometheus rule manager and evaluated over synthetic series, for what
-//     promtool tests express badly (long windows, NaN, counter resets);
+//   - PromQL tests: promqltest scripts (rules/testdata/*.test) evaluating
+//     the real recording rules, the latency alert and every dashboard query
+//     over hand-checkable series (promql_test.go);
+//   - the Prometheus rule manager: the real rule files evaluated over days
+//     of synthetic series, for alerts that read recording rules over long
+//     windows (eval_test.go);
 //   - structure: every alert of the specification exists with its severity,
 //     annotations and runbook, and every expression aggregates correctly.
 //

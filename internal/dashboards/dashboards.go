@@ -431,3 +431,56 @@ func stringOrList(b json.RawMessage) ([]string, error) {
 	err := json.Unmarshal(b, &list)
 	return list, err
 }
+
+// FindQuery returns the query refID of the panel titled title, and its
+// dashboard, among ds. The title and refID must name exactly one query of
+// all the dashboards: a missing or ambiguous reference is an error, so that
+// a renamed or duplicated panel cannot silently resolve to another query.
+func FindQuery(ds []Dashboard, title, refID string) (Dashboard, Query, error) {
+	var (
+		found []Query
+		in    Dashboard
+	)
+	for _, d := range ds {
+		for _, q := range d.Queries() {
+			if q.Title == title && q.RefID == refID {
+				found = append(found, q)
+				in = d
+			}
+		}
+	}
+	switch len(found) {
+	case 0:
+		return Dashboard{}, Query{}, fmt.Errorf("no panel %q with a query %s", title, refID)
+	case 1:
+		return in, found[0], nil
+	default:
+		names := make([]string, len(found))
+		for i, q := range found {
+			names[i] = q.String()
+		}
+		return Dashboard{}, Query{}, fmt.Errorf("panel %q query %s is ambiguous: %s", title, refID, strings.Join(names, "; "))
+	}
+}
+
+// VariableQuery returns the PromQL expression of the template variable
+// name as a Query (RefID "variable"), so that it can be rendered like a
+// panel query, and false when the dashboard has no such variable or its
+// query names no expression (see Variable.PromQL).
+func (d Dashboard) VariableQuery(name string) (Query, bool) {
+	for _, v := range d.Variables {
+		if v.Name != name {
+			continue
+		}
+		expr, ok := v.PromQL()
+		if !ok {
+			return Query{}, false
+		}
+		ds := DatasourceRef{}
+		if v.Datasource != nil {
+			ds = *v.Datasource
+		}
+		return Query{Dashboard: d.UID, Title: "$" + name, RefID: "variable", Expr: expr, Datasource: ds}, true
+	}
+	return Query{}, false
+}

@@ -351,3 +351,64 @@ providers:
 		})
 	}
 }
+
+func TestFindQuery(t *testing.T) {
+	fx, err := Parse([]byte(fixture))
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := Parse([]byte(`{"uid": "o", "title": "Other", "panels": [
+	  {"id": 7, "type": "stat", "title": "Nested", "targets": [{"refId": "A", "expr": "z"}]},
+	  {"id": 8, "type": "stat", "title": "Only here", "targets": [{"refId": "B", "expr": "w"}]}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds := []Dashboard{fx, other}
+	tests := []struct {
+		title, refID string
+		wantUID      string
+		wantExpr     string // empty: an error is expected
+	}{
+		{"Rate", "B", "fx", "up"},
+		{"Only here", "B", "o", "w"},
+		{"Rate", "C", "", ""},    // blank expr: not a query
+		{"Rate", "Z", "", ""},    // no such refId
+		{"Missing", "A", "", ""}, // no such panel
+		{"Nested", "A", "", ""},  // in both dashboards: ambiguous
+		{"Alerts", "A", "", ""},  // a panel without targets
+	}
+	for _, tt := range tests {
+		d, q, err := FindQuery(ds, tt.title, tt.refID)
+		switch {
+		case tt.wantExpr == "" && err == nil:
+			t.Errorf("FindQuery(%q, %q) = %s, want an error", tt.title, tt.refID, q)
+		case tt.wantExpr != "" && err != nil:
+			t.Errorf("FindQuery(%q, %q): %v", tt.title, tt.refID, err)
+		case tt.wantExpr != "" && (d.UID != tt.wantUID || q.Expr != tt.wantExpr):
+			t.Errorf("FindQuery(%q, %q) = %s %q, want dashboard %s expr %q", tt.title, tt.refID, d.UID, q.Expr, tt.wantUID, tt.wantExpr)
+		}
+	}
+}
+
+func TestVariableQuery(t *testing.T) {
+	d, err := Parse([]byte(fixture))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, ok := d.VariableQuery("instance")
+	if !ok {
+		t.Fatal("no query for $instance")
+	}
+	got, err := d.Render(q, DefaultEnv(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `app_build_info{job=~"svc"}`; got != want {
+		t.Errorf("rendered $instance query = %q, want %q", got, want)
+	}
+	for _, name := range []string{"code", "env", "nope"} {
+		if q, ok := d.VariableQuery(name); ok {
+			t.Errorf("VariableQuery(%q) = %q, want none", name, q.Expr)
+		}
+	}
+}
