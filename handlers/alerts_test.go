@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/ordersvc/ordersvc"
-	"github.com/ordersvc/ordersvc/internal/app"
 	"github.com/ordersvc/ordersvc/handlers"
+	"github.com/ordersvc/ordersvc/internal/app"
 )
 
 // payload builds an Alertmanager v4 webhook body.

@@ -8,12 +8,14 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/ordersvc/ordersvc"
+	"github.com/ordersvc/ordersvc/internal/httpx"
 	"github.com/ordersvc/ordersvc/problem"
 )
 
@@ -86,6 +88,18 @@ func decodeObject(body []byte, dst any, allowUnknown bool) *problem.Details {
 		p := badRequest("the request body must be a JSON object")
 		return &p
 	}
+	shape := shapeOf(reflect.TypeOf(dst))
+	kc, err := checkKeys(trimmed, shape, !allowUnknown)
+	if err != nil {
+		p := badRequest(jsonErrorDetail(err))
+		return &p
+	}
+	if kc.caseVariants {
+		if trimmed, err = withoutCaseVariants(trimmed, shape); err != nil {
+			p := badRequest(jsonErrorDetail(err))
+			return &p
+		}
+	}
 	dec := json.NewDecoder(bytes.NewReader(trimmed))
 	if !allowUnknown {
 		dec.DisallowUnknownFields()
@@ -121,18 +135,25 @@ func jsonErrorDetail(err error) string {
 		return fmt.Sprintf("malformed JSON at byte %d", syntaxErr.Offset)
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return "malformed JSON: unexpected end of input"
+	case errors.As(err, new(*errUnknownField)):
+		var u *errUnknownField
+		errors.As(err, &u)
+		return "unknown field " + quoteField(u.name)
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		name := strings.TrimPrefix(err.Error(), "json: unknown field ")
 		if uq, uerr := strconv.Unquote(name); uerr == nil {
 			name = uq
 		}
-		if len(name) > maxEchoedFieldLen {
-			name = name[:maxEchoedFieldLen]
-		}
-		return "unknown field " + strconv.Quote(name)
+		return "unknown field " + quoteField(name)
 	default:
 		return "malformed JSON"
 	}
+}
+
+// quoteField quotes a client-chosen field name for a message, at most
+// maxEchoedFieldLen bytes of it.
+func quoteField(name string) string {
+	return strconv.Quote(httpx.Clip(name, maxEchoedFieldLen))
 }
 
 func jsonTypeName(kind string) string {
