@@ -15,6 +15,7 @@ import (
 	"github.com/ordersvc/ordersvc"
 	"github.com/ordersvc/ordersvc/errortracking/sentrytest"
 	"github.com/ordersvc/ordersvc/internal/dashboards"
+	"github.com/ordersvc/ordersvc/internal/testkit"
 )
 
 // Phase bounds. Each is several times what the phase takes on a loaded
@@ -41,9 +42,9 @@ func TestEndToEnd(t *testing.T) {
 	}
 	ph := newPhases(t)
 
-	serviceBinary(t)
-	toolBinary(t, &prometheusBin, "prometheus")
-	toolBinary(t, &alertmanagerBin, "alertmanager")
+	testkit.ServiceBinary(t)
+	testkit.Tool(t, "prometheus")
+	testkit.Tool(t, "alertmanager")
 	ph.done("build the service, find prometheus and alertmanager in the tool cache")
 
 	s := startStack(t)
@@ -123,14 +124,14 @@ func TestEndToEnd(t *testing.T) {
 	// --- Target down -------------------------------------------------------
 	tr.stop()
 	t.Logf("traffic while the service ran:\n%s", tr.summary())
-	if err := s.service.stop(); err != nil {
+	if err := s.service.Stop(); err != nil {
 		t.Errorf("ordersvc did not exit cleanly on SIGTERM: %v", err)
 	}
 	stoppedAt := time.Now()
 	at := s.waitPromFiring(t, "TargetDown")["TargetDown"]
 	s.waitInAlertmanagers(t, "TargetDown")
 	ph.done(fmt.Sprintf("service stopped (SIGTERM, pid %d): TargetDown firing in Prometheus after %s and in both Alertmanagers",
-		s.service.pid(), at.Sub(stoppedAt).Round(time.Millisecond)))
+		s.service.PID(), at.Sub(stoppedAt).Round(time.Millisecond)))
 }
 
 // phases times the test's phases and logs them as a table at the end,
@@ -173,7 +174,7 @@ func (s *stack) waitStored(t *testing.T, name, status string, timeout time.Durat
 func (s *stack) waitStoredFunc(t *testing.T, what string, timeout time.Duration, match func(ordersvc.Alert) bool) ordersvc.Alert {
 	t.Helper()
 	var found ordersvc.Alert
-	waitFor(t, what, timeout, func() (bool, string) {
+	testkit.WaitFor(t, what, timeout, func() (bool, string) {
 		alerts, err := s.storedAlerts()
 		if err != nil {
 			return false, err.Error()
@@ -206,7 +207,7 @@ func describeStored(alerts []ordersvc.Alert) string {
 func (s *stack) waitPromFiring(t *testing.T, names ...string) map[string]time.Time {
 	t.Helper()
 	seenAt := map[string]time.Time{}
-	waitFor(t, strings.Join(names, ", ")+" firing in Prometheus", alertTimeout, func() (bool, string) {
+	testkit.WaitFor(t, strings.Join(names, ", ")+" firing in Prometheus", alertTimeout, func() (bool, string) {
 		alerts, err := s.promAlerts()
 		if err != nil {
 			return false, err.Error()
@@ -231,7 +232,7 @@ func (s *stack) waitInAlertmanagers(t *testing.T, name string) amAlert {
 	t.Helper()
 	found := make([]amAlert, len(s.amURLs))
 	for i := range s.amURLs {
-		waitFor(t, fmt.Sprintf("%s active in alertmanager-%d", name, i), alertTimeout, func() (bool, string) {
+		testkit.WaitFor(t, fmt.Sprintf("%s active in alertmanager-%d", name, i), alertTimeout, func() (bool, string) {
 			alerts, err := s.amAlerts(i)
 			if err != nil {
 				return false, err.Error()
@@ -305,7 +306,7 @@ func (s *stack) logNotifications(t *testing.T) {
 func (s *stack) checkSentryPanics(t *testing.T) {
 	t.Helper()
 	var fatal []sentrytest.Event
-	_, err := poll(sentryTimeout, func() (bool, string) {
+	_, err := testkit.Poll(sentryTimeout, func() (bool, string) {
 		evs, err := s.sink.Events("event")
 		if err != nil {
 			return false, err.Error()
@@ -353,7 +354,7 @@ func (s *stack) forwardedAlertEvents(name string) ([]sentrytest.Event, error) {
 func (s *stack) waitForwardedAlert(t *testing.T, name string, a ordersvc.Alert) *sentrytest.Event {
 	t.Helper()
 	var evs []sentrytest.Event
-	_, err := poll(sentryTimeout, func() (bool, string) {
+	_, err := testkit.Poll(sentryTimeout, func() (bool, string) {
 		var err error
 		evs, err = s.forwardedAlertEvents(name)
 		if err != nil {
@@ -421,7 +422,7 @@ var allowedEmptyPanels = map[string]string{
 // data unless listed in allowedEmptyPanels.
 func (s *stack) checkDashboards(t *testing.T) {
 	t.Helper()
-	ds, err := dashboards.Load(repoFile(t, "grafana/dashboards"))
+	ds, err := dashboards.Load(testkit.RepoFile(t, "grafana/dashboards"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,8 @@ import (
 	"github.com/prometheus/prometheus/model/rulefmt"
 	"github.com/prometheus/prometheus/promql/parser"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/ordersvc/ordersvc/internal/testkit"
 )
 
 // The end-to-end stack runs the repository's real rule, Prometheus and
@@ -54,10 +56,11 @@ func shrink(d, floor time.Duration) time.Duration {
 // and annotations are kept as they are. The result is parsed again, so a
 // rewrite that breaks a rule fails here.
 func fastRules(path string) ([]byte, error) {
-	groups, errs := rulefmt.ParseFile(path, false, model.UTF8Validation)
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+	f, err := testkit.ParseRuleFile(path)
+	if err != nil {
+		return nil, err
 	}
+	groups := f.Groups
 	for gi := range groups.Groups {
 		g := &groups.Groups[gi]
 		g.Interval = model.Duration(shrink(time.Duration(g.Interval), minWindow))
