@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"net/url"
 	"slices"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/ordersvc/ordersvc"
 	"github.com/ordersvc/ordersvc/errortracking/sentrytest"
+	"github.com/ordersvc/ordersvc/internal/crossref"
 	"github.com/ordersvc/ordersvc/internal/dashboards"
 	"github.com/ordersvc/ordersvc/internal/testkit"
 )
@@ -58,6 +60,10 @@ func TestEndToEnd(t *testing.T) {
 		t.Errorf("Watchdog arrived through receiver %q, want heartbeat", wd.Receiver)
 	}
 	ph.done(fmt.Sprintf("Watchdog delivered to the webhook (receiver %s, %d deliveries so far)", wd.Receiver, wd.Deliveries))
+
+	// --- Series the cross-check takes on trust ----------------------------
+	s.checkExternalSeries(t)
+	ph.done("every series crossref.External lists exists in this Prometheus")
 
 	// --- Faults on ---------------------------------------------------------
 	faultsAt := time.Now()
@@ -132,6 +138,31 @@ func TestEndToEnd(t *testing.T) {
 	s.waitInAlertmanagers(t, "TargetDown")
 	ph.done(fmt.Sprintf("service stopped (SIGTERM, pid %d): TargetDown firing in Prometheus after %s and in both Alertmanagers",
 		s.service.PID(), at.Sub(stoppedAt).Round(time.Millisecond)))
+}
+
+// checkExternalSeries proves internal/crossref's External against this
+// Prometheus: every series the cross-check accepts without the service
+// exporting it must exist here. It runs once the Watchdog has been
+// delivered, so that the alert series (ALERTS, ALERTS_FOR_STATE) exist
+// too; the scrape series exist once every target has been scraped, and
+// Prometheus scrapes itself and both Alertmanagers, so self-monitoring
+// metrics of either are found as well.
+func (s *stack) checkExternalSeries(t *testing.T) {
+	t.Helper()
+	var r struct {
+		Data []string `json:"data"`
+	}
+	if err := getJSON(s.promURL+"/api/v1/label/__name__/values", "", &r); err != nil {
+		t.Errorf("list Prometheus' series names: %v", err)
+		return
+	}
+	external := crossref.External()
+	for _, name := range slices.Sorted(maps.Keys(external)) {
+		if !slices.Contains(r.Data, name) {
+			t.Errorf("crossref.External lists %s (%s), but Prometheus holds no such series; it has %d names", name, external[name], len(r.Data))
+		}
+	}
+	t.Logf("crossref.External: all %d series found among Prometheus' %d series names", len(external), len(r.Data))
 }
 
 // phases times the test's phases and logs them as a table at the end,
