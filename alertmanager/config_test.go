@@ -13,7 +13,7 @@ import (
 	amconfig "github.com/prometheus/alertmanager/config"
 	commoncfg "github.com/prometheus/common/config"
 
-	"github.com/ordersvc/ordersvc/internal/gotool"
+	"github.com/ordersvc/ordersvc/internal/testkit"
 )
 
 // TestAmtoolCheckConfig validates the file with the pinned amtool, the way
@@ -21,7 +21,7 @@ import (
 // check can fail. amtool does not read credentials_file (Alertmanager reads
 // it at send time), so the real file is checked in place.
 func TestAmtoolCheckConfig(t *testing.T) {
-	amtool := gotool.Path(t, "amtool")
+	amtool := testkit.Tool(t, "amtool")
 	tests := []struct {
 		name   string
 		file   string
