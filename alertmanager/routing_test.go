@@ -2,7 +2,6 @@ package alertmanager_test
 
 import (
 	"fmt"
-	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -204,18 +203,17 @@ func TestRoutingTable(t *testing.T) {
 // (`amtool config routes test --verify.receivers`), i.e. the way an operator
 // would verify the file, independently of this test's Go dependency graph.
 func TestRoutingTableAmtool(t *testing.T) {
-	amtool := testkit.Tool(t, "amtool")
 	cases := append(ruleCases(t), edgeCases()...)
 	for _, c := range cases {
 		args := append([]string{"config", "routes", "test",
 			"--config.file=" + configPath(t), "--verify.receivers=" + c.want},
 			sortedLabelArgs(c.labels)...)
-		out, err := exec.CommandContext(t.Context(), amtool, args...).CombinedOutput()
+		out, err := testkit.RunTool(t, "", "amtool", args...)
 		if err != nil {
-			t.Errorf("%s: amtool %s: %v\n%s", c.name, strings.Join(args, " "), err, out)
+			t.Errorf("%s: %v\n%s", c.name, err, out)
 			continue
 		}
-		if got := strings.TrimSpace(string(out)); got != c.want {
+		if got := strings.TrimSpace(out); got != c.want {
 			t.Errorf("%s: amtool resolved %q, want %q", c.name, got, c.want)
 		}
 	}
