@@ -13,7 +13,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -338,7 +337,5 @@ func jsonPaths(t *testing.T, b []byte) []string {
 		}
 	}
 	walk("", doc)
-	out := mapKeys(seen)
-	sort.Strings(out)
-	return out
+	return slices.Sorted(maps.Keys(seen))
 }

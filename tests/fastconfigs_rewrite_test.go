@@ -144,7 +144,7 @@ func TestFastPrometheusConfig(t *testing.T) {
 		delete(want, sc.JobName)
 	}
 	if len(want) > 0 {
-		t.Errorf("jobs missing: %v", mapKeys(want))
+		t.Errorf("jobs missing: %v", slices.Sorted(maps.Keys(want)))
 	}
 	if am := cfg.AlertingConfig.AlertmanagerConfigs; len(am) != 1 || !slices.Equal(staticAddrs(am[0].ServiceDiscoveryConfigs), tg.alertmanagers) {
 		t.Errorf("alerting does not go to both Alertmanagers: %s", out)

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -167,7 +169,7 @@ func fastPrometheusConfig(path, rulesFile string, tg promTargets) ([]byte, error
 		sc.ServiceDiscoveryConfigs = staticTargets(targets)
 	}
 	if len(jobs) > 0 {
-		return nil, fmt.Errorf("prometheus.yml lacks the scrape jobs %v", mapKeys(jobs))
+		return nil, fmt.Errorf("prometheus.yml lacks the scrape jobs %v", slices.Sorted(maps.Keys(jobs)))
 	}
 	if n := len(cfg.AlertingConfig.AlertmanagerConfigs); n != 1 {
 		return nil, fmt.Errorf("prometheus.yml has %d alertmanagers sections, the test expects 1", n)
@@ -252,13 +254,4 @@ func fastAlertmanagerConfig(path, webhookURL, tokenFile string) ([]byte, error) 
 // token).
 func writeFile(path string, b []byte) error {
 	return os.WriteFile(path, b, 0o600)
-}
-
-// mapKeys returns m's keys (for messages).
-func mapKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	return keys
 }
