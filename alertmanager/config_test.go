@@ -3,7 +3,6 @@ package alertmanager_test
 import (
 	"fmt"
 	"net/url"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -13,7 +12,7 @@ import (
 	amconfig "github.com/prometheus/alertmanager/config"
 	commoncfg "github.com/prometheus/common/config"
 
-	"github.com/ordersvc/ordersvc/internal/gotool"
+	"github.com/ordersvc/ordersvc/internal/testkit"
 )
 
 // TestAmtoolCheckConfig validates the file with the pinned amtool, the way
@@ -21,7 +20,6 @@ import (
 // check can fail. amtool does not read credentials_file (Alertmanager reads
 // it at send time), so the real file is checked in place.
 func TestAmtoolCheckConfig(t *testing.T) {
-	amtool := gotool.Path(t, "amtool")
 	tests := []struct {
 		name   string
 		file   string
@@ -33,8 +31,8 @@ func TestAmtoolCheckConfig(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			out, err := exec.CommandContext(t.Context(), amtool, "check-config", tc.file).CombinedOutput()
-			ok := err == nil && strings.Contains(string(out), "SUCCESS") && !strings.Contains(string(out), "FAILED")
+			out, err := testkit.RunTool(t, "", "amtool", "check-config", tc.file)
+			ok := err == nil && strings.Contains(out, "SUCCESS") && !strings.Contains(out, "FAILED")
 			if ok != tc.wantOK {
 				t.Fatalf("amtool check-config %s: ok=%v, want %v (err %v)\n%s", tc.file, ok, tc.wantOK, err, out)
 			}

@@ -13,9 +13,8 @@ import (
 
 	amconfig "github.com/prometheus/alertmanager/config"
 	"github.com/prometheus/common/model"
-	"github.com/prometheus/prometheus/model/rulefmt"
 
-	"github.com/ordersvc/ordersvc/internal/gotool"
+	"github.com/ordersvc/ordersvc/internal/testkit"
 )
 
 // Names fixed by the spec and by alertmanager.yml.
@@ -31,20 +30,10 @@ const (
 	rcvCatchAll    = "catch-all"
 )
 
-// repoRoot returns the repository root or fails the test.
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	root, err := gotool.RepoRoot()
-	if err != nil {
-		t.Fatalf("repository root: %v", err)
-	}
-	return root
-}
-
 // configPath is the path of the Alertmanager configuration under test.
 func configPath(t testing.TB) string {
 	t.Helper()
-	return filepath.Join(repoRoot(t), "alertmanager", "alertmanager.yml")
+	return testkit.RepoFile(t, "alertmanager/alertmanager.yml")
 }
 
 // loadConfig loads alertmanager.yml with Alertmanager's own config package,
@@ -70,29 +59,15 @@ type ruleAlert struct {
 // Severity returns the alert's severity label ("" when it has none).
 func (a ruleAlert) Severity() string { return string(a.Labels["severity"]) }
 
-// loadRuleAlerts parses every rules file directly in dir (*.yml and *.yaml)
-// with Prometheus' rulefmt and returns its alerting rules; recording rules
-// are skipped. The alert's labels are those Prometheus attaches statically:
-// group labels, overridden by rule labels, plus alertname and the given job
-// (the rules aggregate by job, so every alert of the service carries it).
-func loadRuleAlerts(dir, job string) ([]ruleAlert, error) {
-	var files []string
-	for _, pattern := range []string{"*.yml", "*.yaml"} {
-		m, err := filepath.Glob(filepath.Join(dir, pattern))
-		if err != nil {
-			return nil, err
-		}
-		files = append(files, m...)
-	}
-	slices.Sort(files)
-
+// ruleAlerts returns the alerting rules of files (testkit.RuleFiles);
+// recording rules are skipped. The alert's labels are those Prometheus
+// attaches statically: group labels, overridden by rule labels, plus
+// alertname and the given job (the rules aggregate by job, so every alert
+// of the service carries it).
+func ruleAlerts(files []testkit.RuleFile, job string) []ruleAlert {
 	var alerts []ruleAlert
 	for _, f := range files {
-		groups, errs := rulefmt.ParseFile(f, false, model.UTF8Validation)
-		if len(errs) > 0 {
-			return nil, fmt.Errorf("parse %s: %w", f, errs[0])
-		}
-		for _, g := range groups.Groups {
+		for _, g := range f.Groups.Groups {
 			for _, r := range g.Rules {
 				if r.Alert == "" {
 					continue
@@ -106,11 +81,11 @@ func loadRuleAlerts(dir, job string) ([]ruleAlert, error) {
 				}
 				ls[model.AlertNameLabel] = model.LabelValue(r.Alert)
 				ls[model.JobLabel] = model.LabelValue(job)
-				alerts = append(alerts, ruleAlert{File: filepath.Base(f), Name: r.Alert, Labels: ls})
+				alerts = append(alerts, ruleAlert{File: filepath.Base(f.Path), Name: r.Alert, Labels: ls})
 			}
 		}
 	}
-	return alerts, nil
+	return alerts
 }
 
 // lset builds a label set from name/value pairs.

@@ -2,8 +2,6 @@ package alertmanager_test
 
 import (
 	"fmt"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -14,7 +12,7 @@ import (
 	"github.com/prometheus/alertmanager/dispatch"
 	"github.com/prometheus/common/model"
 
-	"github.com/ordersvc/ordersvc/internal/gotool"
+	"github.com/ordersvc/ordersvc/internal/testkit"
 )
 
 // specAlerts pins, for every alert of SPEC §5, the receiver it must reach.
@@ -128,16 +126,13 @@ func TestMissingSpecAlerts(t *testing.T) {
 	}
 	wrongSeverity := slices.Clone(complete)
 	wrongSeverity[0] = ruleAlert{Name: "HighErrorRate", Labels: lset("alertname", "HighErrorRate", "severity", "warning")}
-	empty, err := loadRuleAlerts(t.TempDir(), serviceJob)
-	if err != nil {
-		t.Fatalf("load empty dir: %v", err)
-	}
+	empty := ruleAlerts(nil, serviceJob)
 	tests := []struct {
 		name   string
 		alerts []ruleAlert
 		want   int
 	}{
-		{"empty rules directory", empty, len(specAlerts)},
+		{"no rule files", empty, len(specAlerts)},
 		{"every SPEC alert present", complete, 0},
 		{"HighErrorRate with the wrong severity", wrongSeverity, 1},
 	}
@@ -150,18 +145,15 @@ func TestMissingSpecAlerts(t *testing.T) {
 	}
 }
 
-// ruleCases parses rules/*.yml and returns one routing case per alerting
-// rule. It fails the test if any alert of specAlerts is missing, so an empty
-// or incomplete rules directory cannot pass.
+// ruleCases returns one routing case per alerting rule of the rule files
+// (testkit.RuleFiles). It fails the test if any alert of specAlerts is
+// missing, so an incomplete rules directory cannot pass (testkit fails an
+// empty one).
 func ruleCases(t *testing.T) []routeCase {
 	t.Helper()
-	dir := filepath.Join(repoRoot(t), "rules")
-	alerts, err := loadRuleAlerts(dir, serviceJob)
-	if err != nil {
-		t.Fatalf("rules: %v", err)
-	}
+	alerts := ruleAlerts(testkit.RuleFiles(t), serviceJob)
 	if missing := missingSpecAlerts(alerts); len(missing) > 0 {
-		t.Fatalf("%s/*.yml: no alerting rule for %v", dir, missing)
+		t.Fatalf("rules/*.yml: no alerting rule for %v", missing)
 	}
 	cases := make([]routeCase, 0, len(alerts))
 	for _, a := range alerts {
@@ -211,18 +203,17 @@ func TestRoutingTable(t *testing.T) {
 // (`amtool config routes test --verify.receivers`), i.e. the way an operator
 // would verify the file, independently of this test's Go dependency graph.
 func TestRoutingTableAmtool(t *testing.T) {
-	amtool := gotool.Path(t, "amtool")
 	cases := append(ruleCases(t), edgeCases()...)
 	for _, c := range cases {
 		args := append([]string{"config", "routes", "test",
 			"--config.file=" + configPath(t), "--verify.receivers=" + c.want},
 			sortedLabelArgs(c.labels)...)
-		out, err := exec.CommandContext(t.Context(), amtool, args...).CombinedOutput()
+		out, err := testkit.RunTool(t, "", "amtool", args...)
 		if err != nil {
-			t.Errorf("%s: amtool %s: %v\n%s", c.name, strings.Join(args, " "), err, out)
+			t.Errorf("%s: %v\n%s", c.name, err, out)
 			continue
 		}
-		if got := strings.TrimSpace(string(out)); got != c.want {
+		if got := strings.TrimSpace(out); got != c.want {
 			t.Errorf("%s: amtool resolved %q, want %q", c.name, got, c.want)
 		}
 	}

@@ -24,27 +24,18 @@ import (
 	"golang.org/x/mod/semver"
 
 	"github.com/ordersvc/ordersvc/internal/dashboards"
-	"github.com/ordersvc/ordersvc/internal/gotool"
+	"github.com/ordersvc/ordersvc/internal/testkit"
 )
 
 // coreServices are the services `docker compose up` must start.
 var coreServices = []string{"app", "prometheus", "alertmanager", "grafana"}
-
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	root, err := gotool.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return root
-}
 
 // loadProject loads docker-compose.yaml as `docker compose` would, with an
 // empty environment (so every ${VAR:-default} takes its default) plus env,
 // and the given profiles enabled.
 func loadProject(t *testing.T, env map[string]string, profiles ...string) *types.Project {
 	t.Helper()
-	root := repoRoot(t)
+	root := testkit.RepoRoot(t)
 	if env == nil {
 		env = map[string]string{}
 	}
@@ -98,7 +89,7 @@ func TestComposeLoadgenOnlyInProfile(t *testing.T) {
 	if !slices.Equal(lg.Profiles, []string{"loadgen"}) {
 		t.Errorf("loadgen profiles = %v, want [loadgen]", lg.Profiles)
 	}
-	if lg.Build == nil || lg.Build.Context != repoRoot(t) || lg.Build.Target != "loadgen" {
+	if lg.Build == nil || lg.Build.Context != testkit.RepoRoot(t) || lg.Build.Target != "loadgen" {
 		t.Errorf("loadgen build = %+v, want this repository's Dockerfile, target loadgen", lg.Build)
 	}
 	url := flagValue(lg.Command, "url")
@@ -234,7 +225,7 @@ func TestComposePorts(t *testing.T) {
 }
 
 func TestComposeBindMounts(t *testing.T) {
-	root := repoRoot(t)
+	root := testkit.RepoRoot(t)
 	p := loadProject(t, nil, "*")
 	// The mounts the other config files rely on (SPEC §1, §2).
 	tests := []struct {
@@ -289,7 +280,7 @@ func TestComposeBindMounts(t *testing.T) {
 // service is granted, that no service gets a secret in plain environment,
 // and that the demo secret files exist and are marked as examples.
 func TestComposeSecrets(t *testing.T) {
-	root := repoRoot(t)
+	root := testkit.RepoRoot(t)
 	p := loadProject(t, nil, "*")
 	for _, name := range []string{"admin_token", "alert_webhook_token"} {
 		sec, ok := p.Secrets[name]
@@ -426,7 +417,7 @@ func TestComposeHealthchecks(t *testing.T) {
 }
 
 func TestComposeApp(t *testing.T) {
-	root := repoRoot(t)
+	root := testkit.RepoRoot(t)
 	p := loadProject(t, nil)
 	app := service(t, p, "app")
 	if app.Build == nil || app.Build.Context != root {
@@ -449,12 +440,7 @@ func TestComposeApp(t *testing.T) {
 // tools (and therefore the rule and routing tests) are built from, and
 // forbids floating tags.
 func TestImageVersions(t *testing.T) {
-	root := repoRoot(t)
-	b, err := os.ReadFile(filepath.Join(root, "tools", "go.mod"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	mf, err := modfile.Parse("tools/go.mod", b, nil)
+	mf, err := modfile.Parse("tools/go.mod", testkit.ReadRepoFile(t, "tools/go.mod"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -480,7 +466,7 @@ func TestImageVersions(t *testing.T) {
 			t.Errorf("service %s: image %q, want %q (tools/go.mod)", name, got, image)
 		}
 	}
-	sources, err := dashboards.LoadDatasources(filepath.Join(root, "grafana", "provisioning", "datasources"))
+	sources, err := dashboards.LoadDatasources(testkit.RepoFile(t, "grafana/provisioning/datasources"))
 	if err != nil {
 		t.Fatal(err)
 	}

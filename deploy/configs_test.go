@@ -14,6 +14,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/ordersvc/ordersvc/internal/dashboards"
+	"github.com/ordersvc/ordersvc/internal/testkit"
 )
 
 // hostPath maps a path inside a service's container to the repository path
@@ -303,7 +304,7 @@ func TestGrafanaWiring(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	root := repoRoot(t)
+	root := testkit.RepoRoot(t)
 	for _, pr := range providers {
 		host := hostPath(g, pr.Options.Path)
 		if host == "" {

@@ -14,6 +14,8 @@ import (
 	"testing"
 
 	"golang.org/x/mod/modfile"
+
+	"github.com/ordersvc/ordersvc/internal/testkit"
 )
 
 // instruction is one Dockerfile instruction, continuation lines joined.
@@ -152,11 +154,7 @@ func TestParseDockerfile(t *testing.T) {
 
 func loadDockerfile(t *testing.T) []stage {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(repoRoot(t), "Dockerfile"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	stages, err := parseDockerfile(string(b))
+	stages, err := parseDockerfile(string(testkit.ReadRepoFile(t, "Dockerfile")))
 	if err != nil {
 		t.Fatalf("Dockerfile: %v", err)
 	}
@@ -191,13 +189,8 @@ func entrypoint(s stage) []string {
 }
 
 func TestDockerfileBuildStage(t *testing.T) {
-	root := repoRoot(t)
 	stages := loadDockerfile(t)
-	b, err := os.ReadFile(filepath.Join(root, "go.mod"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	mf, err := modfile.Parse("go.mod", b, nil)
+	mf, err := modfile.Parse("go.mod", testkit.ReadRepoFile(t, "go.mod"), nil)
 	if err != nil || mf.Go == nil {
 		t.Fatalf("go.mod: %v", err)
 	}
@@ -317,12 +310,8 @@ func matchesOrParent(pat, p string) bool {
 
 func loadDockerignore(t *testing.T) dockerignore {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(repoRoot(t), ".dockerignore"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var d dockerignore
-	for _, line := range strings.Split(string(b), "\n") {
+	for _, line := range strings.Split(string(testkit.ReadRepoFile(t, ".dockerignore")), "\n") {
 		line = strings.TrimSpace(line)
 		if line != "" && !strings.HasPrefix(line, "#") {
 			d = append(d, line)
@@ -356,7 +345,7 @@ func TestDockerignoreMatcher(t *testing.T) {
 // data out of the build context while keeping every file the two binaries
 // are compiled or embedded from.
 func TestDockerBuildContext(t *testing.T) {
-	root := repoRoot(t)
+	root := testkit.RepoRoot(t)
 	d := loadDockerignore(t)
 	for _, p := range []string{".git/HEAD", "secrets/admin_token.example", "data/ordersvc.db"} {
 		if !d.excluded(p) {

@@ -7,14 +7,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,13 +23,10 @@ import (
 	"github.com/prometheus/common/model"
 
 	amconfig "github.com/prometheus/alertmanager/config"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ordersvc/ordersvc"
-	"github.com/ordersvc/ordersvc/errortracking"
 	"github.com/ordersvc/ordersvc/handlers"
-	"github.com/ordersvc/ordersvc/metrics"
-	"github.com/ordersvc/ordersvc/sqlite"
+	"github.com/ordersvc/ordersvc/internal/testkit"
 )
 
 // update rewrites the webhook fixture from a fresh capture:
@@ -50,16 +45,16 @@ var captureLabels = map[string]string{"alertname": "HighErrorRate", "job": "orde
 // TestAlertmanagerWebhookCapture proves the webhook receiver against what a
 // real Alertmanager sends, byte for byte: one Alertmanager process notifies
 // a recording server; each captured body (firing, then resolved) is replayed
-// to the service's real handler with a real SQLite store.
+// to the service built by internal/app, with a real SQLite store.
 func TestAlertmanagerWebhookCapture(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts an Alertmanager")
 	}
-	amBin := toolBinary(t, &alertmanagerBin, "alertmanager")
+	amBin := testkit.Tool(t, "alertmanager")
 	rec := newRecorder(t)
 	dir := t.TempDir()
 	tokenFile := filepath.Join(dir, "token")
-	if err := writeFile(tokenFile, []byte(webhookToken)); err != nil {
+	if err := writeFile(tokenFile, []byte(testkit.WebhookToken)); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := captureAlertmanagerConfig(rec.srv.URL+"/webhooks/alertmanager", tokenFile)
@@ -70,9 +65,9 @@ func TestAlertmanagerWebhookCapture(t *testing.T) {
 	if err := writeFile(cfgFile, cfg); err != nil {
 		t.Fatal(err)
 	}
-	port := freePort(t)
+	port := testkit.FreePort(t)
 	amURL := "http://127.0.0.1:" + strconv.Itoa(port)
-	am := startProc(t, "alertmanager", amBin, []string{
+	am := testkit.StartProc(t, "alertmanager", amBin, []string{
 		"--config.file=" + cfgFile,
 		"--storage.path=" + filepath.Join(dir, "data"),
 		"--web.listen-address=127.0.0.1:" + strconv.Itoa(port),
@@ -81,21 +76,21 @@ func TestAlertmanagerWebhookCapture(t *testing.T) {
 		"--web.external-url=http://alertmanager:9093",
 		"--web.route-prefix=/",
 		"--cluster.listen-address=", // a single instance: no gossip
-	}, nil)
-	(&stack{t: t}).waitReady("alertmanager", amURL+"/-/ready", am)
-	svc := newInProcessService(t)
+	}, testkit.ProcOptions{})
+	am.WaitReady(t, amURL+"/-/ready", startTimeout)
+	svc := testkit.NewService(t, testkit.ServiceOptions{})
 
 	startsAt := time.Now().Add(-time.Minute).UTC().Truncate(time.Millisecond)
 	postAlert(t, amURL, startsAt, startsAt.Add(time.Hour))
 	firing := rec.wait(t, "a firing notification", func(p webhookBody) bool { return p.Status == ordersvc.AlertFiring })
-	if got := firing.header.Get("Authorization"); got != "Bearer "+webhookToken {
+	if got := firing.header.Get("Authorization"); got != "Bearer "+testkit.WebhookToken {
 		t.Errorf("Alertmanager sent Authorization %q, want the bearer token from its credentials file", got)
 	}
-	if code, body := svc.replay(t, firing); code != http.StatusOK {
+	if code, body := replay(svc, firing); code != http.StatusOK {
 		t.Fatalf("replaying the captured firing notification: %d %s\n%s", code, body, firing.raw)
 	}
 	fp := firing.body.Alerts[0].Fingerprint
-	stored := svc.alerts(t)
+	stored := svc.Alerts("")
 	if len(stored) != 1 {
 		t.Fatalf("after the firing notification GET /alerts lists %d alerts, want 1: %+v", len(stored), stored)
 	}
@@ -104,7 +99,7 @@ func TestAlertmanagerWebhookCapture(t *testing.T) {
 		!a.StartsAt.Equal(startsAt) || a.Receiver != "paging" || a.EndsAt != nil {
 		t.Errorf("stored %+v, want fingerprint %s, labels %v, firing since %s, receiver paging, no endsAt", a, fp, captureLabels, startsAt)
 	}
-	if got := svc.forwarded(); len(got) != 1 || got[0].Fingerprint != fp {
+	if got := svc.Forwarded.Alerts(); len(got) != 1 || got[0].Fingerprint != fp {
 		t.Errorf("forwarded to error tracking: %+v, want the one firing critical alert", got)
 	}
 	t.Logf("firing notification (%d bytes) replayed: stored %s %v", len(firing.raw), a.Fingerprint, a.Labels)
@@ -113,10 +108,10 @@ func TestAlertmanagerWebhookCapture(t *testing.T) {
 	endsAt := time.Now().Add(-time.Second).UTC().Truncate(time.Millisecond)
 	postAlert(t, amURL, startsAt, endsAt)
 	resolved := rec.wait(t, "a resolved notification", func(p webhookBody) bool { return p.Status == ordersvc.AlertResolved })
-	if code, body := svc.replay(t, resolved); code != http.StatusOK {
+	if code, body := replay(svc, resolved); code != http.StatusOK {
 		t.Fatalf("replaying the captured resolved notification: %d %s\n%s", code, body, resolved.raw)
 	}
-	stored = svc.alerts(t)
+	stored = svc.Alerts("")
 	if len(stored) != 1 {
 		t.Fatalf("after the resolved notification GET /alerts lists %d alerts, want 1: %+v", len(stored), stored)
 	}
@@ -124,7 +119,7 @@ func TestAlertmanagerWebhookCapture(t *testing.T) {
 	if a.Fingerprint != fp || a.Status != ordersvc.AlertResolved || a.EndsAt == nil || !a.EndsAt.Equal(endsAt) || a.Deliveries != 2 {
 		t.Errorf("stored %+v, want %s resolved at %s after 2 deliveries", a, fp, endsAt)
 	}
-	if got := svc.forwarded(); len(got) != 1 {
+	if got := svc.Forwarded.Alerts(); len(got) != 1 {
 		t.Errorf("a resolved notification was forwarded to error tracking: %d forwards, want still 1", len(got))
 	}
 	t.Logf("resolved notification (%d bytes) replayed: %s %s, endsAt %s", len(resolved.raw), a.Fingerprint, a.Status, a.EndsAt.Format(time.RFC3339Nano))
@@ -137,7 +132,7 @@ func TestAlertmanagerWebhookCapture(t *testing.T) {
 // -update, the fresh capture (indented, otherwise as sent) replaces it.
 func checkFixture(t *testing.T, captured []byte) {
 	t.Helper()
-	path := repoFile(t, fixturePath)
+	path := testkit.RepoFile(t, fixturePath)
 	if *update {
 		var b bytes.Buffer
 		if err := json.Indent(&b, captured, "", "  "); err != nil {
@@ -165,10 +160,7 @@ func checkFixture(t *testing.T, captured []byte) {
 // service's own decoder accepts it as a firing HighErrorRate, and the real
 // handler stores it.
 func TestWebhookFixtureDecodes(t *testing.T) {
-	b, err := os.ReadFile(repoFile(t, fixturePath))
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := testkit.ReadRepoFile(t, fixturePath)
 	n, prob := handlers.DecodeWebhook(b)
 	if prob != nil {
 		t.Fatalf("DecodeWebhook(%s): %d %s", fixturePath, prob.Status, prob.Detail)
@@ -180,11 +172,11 @@ func TestWebhookFixtureDecodes(t *testing.T) {
 	if !maps.Equal(a.Labels, captureLabels) || a.Fingerprint == "" || a.StartsAt.IsZero() || a.Annotations["runbook_url"] == "" {
 		t.Errorf("fixture alert: %+v", a)
 	}
-	svc := newInProcessService(t)
-	if code, body := svc.replay(t, captured{raw: b, header: http.Header{"Content-Type": {"application/json"}}}); code != http.StatusOK {
+	svc := testkit.NewService(t, testkit.ServiceOptions{})
+	if code, body := replay(svc, captured{raw: b, header: http.Header{"Content-Type": {"application/json"}}}); code != http.StatusOK {
 		t.Fatalf("posting the fixture: %d %s", code, body)
 	}
-	if got := svc.alerts(t); len(got) != 1 || got[0].Fingerprint != a.Fingerprint {
+	if got := svc.Alerts(""); len(got) != 1 || got[0].Fingerprint != a.Fingerprint {
 		t.Errorf("after posting the fixture GET /alerts lists %+v", got)
 	}
 }
@@ -294,7 +286,7 @@ func newRecorder(t *testing.T) *recorder {
 func (r *recorder) wait(t *testing.T, what string, match func(webhookBody) bool) captured {
 	t.Helper()
 	var found captured
-	waitFor(t, "Alertmanager sends "+what, alertTimeout, func() (bool, string) {
+	testkit.WaitFor(t, "Alertmanager sends "+what, alertTimeout, func() (bool, string) {
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		for _, c := range r.got {
@@ -308,92 +300,11 @@ func (r *recorder) wait(t *testing.T, what string, match func(webhookBody) bool)
 	return found
 }
 
-// inProcessService is the service's real router over a temporary SQLite
-// store, with a forwarder that records what it is given.
-type inProcessService struct {
-	router http.Handler
-	fwd    *recordingForwarder
-}
-
-// newInProcessService builds the router the way cmd/server does, minus
-// the network and Sentry delivery.
-func newInProcessService(t *testing.T) *inProcessService {
-	t.Helper()
-	ctx := context.Background()
-	reg := prometheus.NewRegistry()
-	m, err := metrics.New(reg, reg, metrics.BuildInfo{Version: "test", Revision: "test", GoVersion: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "ordersvc.db"), sqlite.Options{Observer: m})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	logger := slog.New(slog.DiscardHandler)
-	tracker, err := errortracking.New(errortracking.Options{Logger: logger, Panics: m})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(tracker.Close)
-	fwd := &recordingForwarder{}
-	return &inProcessService{fwd: fwd, router: handlers.NewRouter(handlers.Deps{
-		Orders: db, Inventory: db, Reports: db, Alerts: db, DB: db, Metrics: m, Tracker: tracker,
-		Logger: logger, AlertForwarder: fwd, AdminToken: adminToken, WebhookToken: webhookToken,
-	})}
-}
-
-// replay posts a captured body, exactly as received, to the webhook.
-func (s *inProcessService) replay(t *testing.T, c captured) (int, string) {
-	t.Helper()
-	req := httptest.NewRequest(http.MethodPost, "/webhooks/alertmanager", bytes.NewReader(c.raw))
-	req.Header.Set("Content-Type", c.header.Get("Content-Type"))
-	req.Header.Set("Authorization", "Bearer "+webhookToken)
-	w := httptest.NewRecorder()
-	s.router.ServeHTTP(w, req)
+// replay posts a captured body, exactly as received and with the
+// Content-Type it came with, to the in-process service's webhook.
+func replay(svc *testkit.Service, c captured) (int, string) {
+	w := svc.Webhook(string(c.raw), "Content-Type", c.header.Get("Content-Type"))
 	return w.Code, w.Body.String()
-}
-
-// alerts returns GET /alerts.
-func (s *inProcessService) alerts(t *testing.T) []ordersvc.Alert {
-	t.Helper()
-	req := httptest.NewRequest(http.MethodGet, "/alerts", nil)
-	req.Header.Set("Authorization", "Bearer "+adminToken)
-	w := httptest.NewRecorder()
-	s.router.ServeHTTP(w, req)
-	if w.Code != http.StatusOK {
-		t.Fatalf("GET /alerts: %d %s", w.Code, w.Body)
-	}
-	var r struct {
-		Alerts []ordersvc.Alert `json:"alerts"`
-	}
-	if err := json.Unmarshal(w.Body.Bytes(), &r); err != nil {
-		t.Fatal(err)
-	}
-	return r.Alerts
-}
-
-// forwarded returns the alerts handed to the AlertForwarder.
-func (s *inProcessService) forwarded() []ordersvc.Alert { return s.fwd.get() }
-
-// recordingForwarder is a handlers.AlertForwarder that keeps what it gets.
-type recordingForwarder struct {
-	mu     sync.Mutex
-	alerts []ordersvc.Alert
-}
-
-// ForwardAlert implements handlers.AlertForwarder.
-func (f *recordingForwarder) ForwardAlert(a ordersvc.Alert, _ map[string]string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.alerts = append(f.alerts, a)
-}
-
-// get returns a copy of the alerts forwarded so far.
-func (f *recordingForwarder) get() []ordersvc.Alert {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return slices.Clone(f.alerts)
 }
 
 // jsonPaths lists the object keys of a JSON document as sorted dotted paths
@@ -426,7 +337,5 @@ func jsonPaths(t *testing.T, b []byte) []string {
 		}
 	}
 	walk("", doc)
-	out := mapKeys(seen)
-	sort.Strings(out)
-	return out
+	return slices.Sorted(maps.Keys(seen))
 }

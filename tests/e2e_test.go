@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"net/url"
 	"slices"
@@ -14,7 +15,9 @@ import (
 
 	"github.com/ordersvc/ordersvc"
 	"github.com/ordersvc/ordersvc/errortracking/sentrytest"
+	"github.com/ordersvc/ordersvc/internal/crossref"
 	"github.com/ordersvc/ordersvc/internal/dashboards"
+	"github.com/ordersvc/ordersvc/internal/testkit"
 )
 
 // Phase bounds. Each is several times what the phase takes on a loaded
@@ -41,9 +44,9 @@ func TestEndToEnd(t *testing.T) {
 	}
 	ph := newPhases(t)
 
-	serviceBinary(t)
-	toolBinary(t, &prometheusBin, "prometheus")
-	toolBinary(t, &alertmanagerBin, "alertmanager")
+	testkit.ServiceBinary(t)
+	testkit.Tool(t, "prometheus")
+	testkit.Tool(t, "alertmanager")
 	ph.done("build the service, find prometheus and alertmanager in the tool cache")
 
 	s := startStack(t)
@@ -57,6 +60,10 @@ func TestEndToEnd(t *testing.T) {
 		t.Errorf("Watchdog arrived through receiver %q, want heartbeat", wd.Receiver)
 	}
 	ph.done(fmt.Sprintf("Watchdog delivered to the webhook (receiver %s, %d deliveries so far)", wd.Receiver, wd.Deliveries))
+
+	// --- Series the cross-check takes on trust ----------------------------
+	s.checkExternalSeries(t)
+	ph.done("every series crossref.External lists exists in this Prometheus")
 
 	// --- Faults on ---------------------------------------------------------
 	faultsAt := time.Now()
@@ -123,14 +130,39 @@ func TestEndToEnd(t *testing.T) {
 	// --- Target down -------------------------------------------------------
 	tr.stop()
 	t.Logf("traffic while the service ran:\n%s", tr.summary())
-	if err := s.service.stop(); err != nil {
+	if err := s.service.Stop(); err != nil {
 		t.Errorf("ordersvc did not exit cleanly on SIGTERM: %v", err)
 	}
 	stoppedAt := time.Now()
 	at := s.waitPromFiring(t, "TargetDown")["TargetDown"]
 	s.waitInAlertmanagers(t, "TargetDown")
 	ph.done(fmt.Sprintf("service stopped (SIGTERM, pid %d): TargetDown firing in Prometheus after %s and in both Alertmanagers",
-		s.service.pid(), at.Sub(stoppedAt).Round(time.Millisecond)))
+		s.service.PID(), at.Sub(stoppedAt).Round(time.Millisecond)))
+}
+
+// checkExternalSeries proves internal/crossref's External against this
+// Prometheus: every series the cross-check accepts without the service
+// exporting it must exist here. It runs once the Watchdog has been
+// delivered, so that the alert series (ALERTS, ALERTS_FOR_STATE) exist
+// too; the scrape series exist once every target has been scraped, and
+// Prometheus scrapes itself and both Alertmanagers, so self-monitoring
+// metrics of either are found as well.
+func (s *stack) checkExternalSeries(t *testing.T) {
+	t.Helper()
+	var r struct {
+		Data []string `json:"data"`
+	}
+	if err := getJSON(s.promURL+"/api/v1/label/__name__/values", "", &r); err != nil {
+		t.Errorf("list Prometheus' series names: %v", err)
+		return
+	}
+	external := crossref.External()
+	for _, name := range slices.Sorted(maps.Keys(external)) {
+		if !slices.Contains(r.Data, name) {
+			t.Errorf("crossref.External lists %s (%s), but Prometheus holds no such series; it has %d names", name, external[name], len(r.Data))
+		}
+	}
+	t.Logf("crossref.External: all %d series found among Prometheus' %d series names", len(external), len(r.Data))
 }
 
 // phases times the test's phases and logs them as a table at the end,
@@ -173,7 +205,7 @@ func (s *stack) waitStored(t *testing.T, name, status string, timeout time.Durat
 func (s *stack) waitStoredFunc(t *testing.T, what string, timeout time.Duration, match func(ordersvc.Alert) bool) ordersvc.Alert {
 	t.Helper()
 	var found ordersvc.Alert
-	waitFor(t, what, timeout, func() (bool, string) {
+	testkit.WaitFor(t, what, timeout, func() (bool, string) {
 		alerts, err := s.storedAlerts()
 		if err != nil {
 			return false, err.Error()
@@ -206,7 +238,7 @@ func describeStored(alerts []ordersvc.Alert) string {
 func (s *stack) waitPromFiring(t *testing.T, names ...string) map[string]time.Time {
 	t.Helper()
 	seenAt := map[string]time.Time{}
-	waitFor(t, strings.Join(names, ", ")+" firing in Prometheus", alertTimeout, func() (bool, string) {
+	testkit.WaitFor(t, strings.Join(names, ", ")+" firing in Prometheus", alertTimeout, func() (bool, string) {
 		alerts, err := s.promAlerts()
 		if err != nil {
 			return false, err.Error()
@@ -231,7 +263,7 @@ func (s *stack) waitInAlertmanagers(t *testing.T, name string) amAlert {
 	t.Helper()
 	found := make([]amAlert, len(s.amURLs))
 	for i := range s.amURLs {
-		waitFor(t, fmt.Sprintf("%s active in alertmanager-%d", name, i), alertTimeout, func() (bool, string) {
+		testkit.WaitFor(t, fmt.Sprintf("%s active in alertmanager-%d", name, i), alertTimeout, func() (bool, string) {
 			alerts, err := s.amAlerts(i)
 			if err != nil {
 				return false, err.Error()
@@ -305,7 +337,7 @@ func (s *stack) logNotifications(t *testing.T) {
 func (s *stack) checkSentryPanics(t *testing.T) {
 	t.Helper()
 	var fatal []sentrytest.Event
-	_, err := poll(sentryTimeout, func() (bool, string) {
+	_, err := testkit.Poll(sentryTimeout, func() (bool, string) {
 		evs, err := s.sink.Events("event")
 		if err != nil {
 			return false, err.Error()
@@ -353,7 +385,7 @@ func (s *stack) forwardedAlertEvents(name string) ([]sentrytest.Event, error) {
 func (s *stack) waitForwardedAlert(t *testing.T, name string, a ordersvc.Alert) *sentrytest.Event {
 	t.Helper()
 	var evs []sentrytest.Event
-	_, err := poll(sentryTimeout, func() (bool, string) {
+	_, err := testkit.Poll(sentryTimeout, func() (bool, string) {
 		var err error
 		evs, err = s.forwardedAlertEvents(name)
 		if err != nil {
@@ -421,7 +453,7 @@ var allowedEmptyPanels = map[string]string{
 // data unless listed in allowedEmptyPanels.
 func (s *stack) checkDashboards(t *testing.T) {
 	t.Helper()
-	ds, err := dashboards.Load(repoFile(t, "grafana/dashboards"))
+	ds, err := dashboards.Load(testkit.RepoFile(t, "grafana/dashboards"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,32 +5,28 @@
 // capture test that replays what a real Alertmanager sends to the webhook
 // handler.
 //
-// Binaries are built once per run (the tools are cached across runs).
-// Every process a test starts is stopped by its PID when the test ends,
-// and its log is printed if the test failed.
+// Binaries, processes, polling and the in-process service come from
+// internal/testkit: binaries are built once per run (the tools are cached
+// across runs), every process a test starts is stopped by its PID when the
+// test ends, and its log is printed if the test failed.
 package tests
 
 import (
-	"fmt"
 	"os"
 	"testing"
 
 	amconfig "github.com/prometheus/alertmanager/config"
+
+	"github.com/ordersvc/ordersvc/internal/testkit"
 )
 
-// TestMain sets up what every test shares: the directory the service
-// binary is built into, and Alertmanager config marshalling.
+// TestMain sets up what every test shares, Alertmanager config
+// marshalling, and removes the service binary testkit built.
 func TestMain(m *testing.M) {
 	// The Alertmanager configs the tests write contain webhook URLs, which
 	// the config package otherwise marshals as "<secret>".
 	amconfig.MarshalSecretValue = true
-	dir, err := os.MkdirTemp("", "ordersvc-e2e-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "tests:", err)
-		os.Exit(1)
-	}
-	buildDir = dir
 	code := m.Run()
-	_ = os.RemoveAll(dir)
+	testkit.CleanupBinaries()
 	os.Exit(code)
 }

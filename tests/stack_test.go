@@ -5,97 +5,18 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/ordersvc/ordersvc"
 	"github.com/ordersvc/ordersvc/errortracking/sentrytest"
-	"github.com/ordersvc/ordersvc/internal/gotool"
+	"github.com/ordersvc/ordersvc/internal/testkit"
 )
 
-// Tokens of the stack. They are test-only values.
-const (
-	adminToken   = "e2e-admin-token-0123456789"
-	webhookToken = "e2e-webhook-token-0123456789"
-)
-
-// Start-up bounds.
-const (
-	startTimeout = 60 * time.Second
-	buildTimeout = 10 * time.Minute
-)
-
-// binary builds (or finds in gotool's cache) one executable, once per test
-// binary run, however many tests ask for it.
-type binary struct {
-	once sync.Once
-	path string
-	err  error
-}
-
-var (
-	serviceBin, prometheusBin, alertmanagerBin binary
-)
-
-// get returns the binary's path, building it with build on first use; a
-// build failure fails every test that needs it, loudly.
-func (b *binary) get(t *testing.T, name string, build func() (string, error)) string {
-	t.Helper()
-	b.once.Do(func() {
-		start := time.Now()
-		b.path, b.err = build()
-		if b.err == nil {
-			t.Logf("binary %s ready in %s: %s", name, time.Since(start).Round(time.Millisecond), b.path)
-		}
-	})
-	if b.err != nil {
-		t.Fatalf("build %s: %v", name, b.err)
-	}
-	return b.path
-}
-
-// buildDir holds the service binary for this test run; TestMain removes it.
-var buildDir string
-
-// serviceBinary builds ./cmd/server from the repository root.
-func serviceBinary(t *testing.T) string {
-	return serviceBin.get(t, "ordersvc", func() (string, error) {
-		root, err := gotool.RepoRoot()
-		if err != nil {
-			return "", err
-		}
-		out := filepath.Join(buildDir, "ordersvc")
-		ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "./cmd/server")
-		cmd.Dir = root
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if b, err := cmd.CombinedOutput(); err != nil {
-			return "", fmt.Errorf("go build ./cmd/server: %w\n%s", err, b)
-		}
-		return out, nil
-	})
-}
-
-// toolBinary returns a pinned tool (prometheus, alertmanager) from gotool.
-func toolBinary(t *testing.T, b *binary, name string) string {
-	return b.get(t, name, func() (string, error) { return gotool.Build(name) })
-}
-
-// repoFile returns the path of a file of the repository.
-func repoFile(t *testing.T, rel string) string {
-	t.Helper()
-	root, err := gotool.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return filepath.Join(root, rel)
-}
+// startTimeout bounds the start-up of each process of the stack.
+const startTimeout = 60 * time.Second
 
 // stack is the whole alerting path, on loopback: the service, two
 // clustered Alertmanagers, a Prometheus that scrapes the service and sends
@@ -104,11 +25,11 @@ type stack struct {
 	t       *testing.T
 	dir     string
 	sink    *sentrytest.Sink
-	service *proc
+	service *testkit.Proc
 	svcURL  string
-	ams     []*proc
+	ams     []*testkit.Proc
 	amURLs  []string
-	prom    *proc
+	prom    *testkit.Proc
 	promURL string
 	started time.Time // when the service was started
 }
@@ -117,9 +38,9 @@ type stack struct {
 // process is stopped when the test ends.
 func startStack(t *testing.T) *stack {
 	t.Helper()
-	svcBin := serviceBinary(t)
-	promBin := toolBinary(t, &prometheusBin, "prometheus")
-	amBin := toolBinary(t, &alertmanagerBin, "alertmanager")
+	svcBin := testkit.ServiceBinary(t)
+	promBin := testkit.Tool(t, "prometheus")
+	amBin := testkit.Tool(t, "alertmanager")
 
 	s := &stack{t: t, dir: t.TempDir()}
 	s.sink = sentrytest.New(t, sentrytest.Options{})
@@ -135,30 +56,23 @@ func (s *stack) startService(bin string) {
 	t := s.t
 	t.Helper()
 	s.started = time.Now()
-	s.service = startProc(t, "ordersvc", bin, nil, []string{
+	s.service = testkit.StartProc(t, "ordersvc", bin, nil, testkit.ProcOptions{Env: []string{
 		"HTTP_ADDR=127.0.0.1:0",
 		"DATABASE_URL=sqlite://" + filepath.Join(s.dir, "ordersvc.db"),
-		"ADMIN_TOKEN=" + adminToken,
-		"ALERT_WEBHOOK_TOKEN=" + webhookToken,
+		"ADMIN_TOKEN=" + testkit.AdminToken,
+		"ALERT_WEBHOOK_TOKEN=" + testkit.WebhookToken,
 		"SENTRY_DSN=" + s.sink.DSN(),
 		"SENTRY_ENVIRONMENT=e2e",
 		"LOG_FORMAT=json",
 		"SHUTDOWN_TIMEOUT=10s",
-	})
-	var addr string
-	waitFor(t, "ordersvc logs \"ordersvc listening\"", startTimeout, func() (bool, string) {
-		if s.service.exited() {
-			t.Fatalf("ordersvc exited during start-up: %v\n%s", s.service.waitErr, s.service.tail(logTailLines))
-		}
-		rec := s.service.jsonLogLine("ordersvc listening")
-		if rec == nil {
-			return false, "no such log line yet"
-		}
-		addr, _ = rec["addr"].(string)
-		return addr != "", fmt.Sprintf("log line without addr: %v", rec)
-	})
+	}})
+	rec := s.service.WaitJSONLogLine(t, "ordersvc listening", startTimeout)
+	addr, _ := rec["addr"].(string)
+	if addr == "" {
+		t.Fatalf("ordersvc logged \"ordersvc listening\" without addr: %v", rec)
+	}
 	s.svcURL = "http://" + addr
-	s.waitReady("ordersvc", s.svcURL+"/readyz", s.service)
+	s.service.WaitReady(t, s.svcURL+"/readyz", startTimeout)
 }
 
 // startAlertmanagers runs n Alertmanagers in one gossip cluster, with the
@@ -168,10 +82,10 @@ func (s *stack) startAlertmanagers(bin string, n int) {
 	t := s.t
 	t.Helper()
 	tokenFile := filepath.Join(s.dir, "alert_webhook_token")
-	if err := writeFile(tokenFile, []byte(webhookToken)); err != nil {
+	if err := writeFile(tokenFile, []byte(testkit.WebhookToken)); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := fastAlertmanagerConfig(repoFile(t, "alertmanager/alertmanager.yml"), s.svcURL+"/webhooks/alertmanager", tokenFile)
+	cfg, err := fastAlertmanagerConfig(testkit.RepoFile(t, "alertmanager/alertmanager.yml"), s.svcURL+"/webhooks/alertmanager", tokenFile)
 	if err != nil {
 		t.Fatalf("rewrite alertmanager.yml: %v", err)
 	}
@@ -181,7 +95,7 @@ func (s *stack) startAlertmanagers(bin string, n int) {
 	}
 	webPorts, clusterPorts := make([]int, n), make([]int, n)
 	for i := range n {
-		webPorts[i], clusterPorts[i] = freePort(t), freePort(t)
+		webPorts[i], clusterPorts[i] = testkit.FreePort(t), testkit.FreePort(t)
 	}
 	for i := range n {
 		storage := filepath.Join(s.dir, "alertmanager-"+strconv.Itoa(i))
@@ -206,15 +120,15 @@ func (s *stack) startAlertmanagers(bin string, n int) {
 				args = append(args, "--cluster.peer=127.0.0.1:"+strconv.Itoa(clusterPorts[j]))
 			}
 		}
-		p := startProc(t, "alertmanager-"+strconv.Itoa(i), bin, args, nil)
+		p := testkit.StartProc(t, "alertmanager-"+strconv.Itoa(i), bin, args, testkit.ProcOptions{})
 		s.ams = append(s.ams, p)
 		s.amURLs = append(s.amURLs, "http://127.0.0.1:"+strconv.Itoa(webPorts[i]))
 	}
 	for i, p := range s.ams {
-		s.waitReady(p.name, s.amURLs[i]+"/-/ready", p)
+		p.WaitReady(t, s.amURLs[i]+"/-/ready", startTimeout)
 	}
 	for i, u := range s.amURLs {
-		waitFor(t, fmt.Sprintf("alertmanager-%d sees a settled cluster of %d", i, n), startTimeout, func() (bool, string) {
+		testkit.WaitFor(t, fmt.Sprintf("alertmanager-%d sees a settled cluster of %d", i, n), startTimeout, func() (bool, string) {
 			var st struct {
 				Cluster struct {
 					Status string `json:"status"`
@@ -237,7 +151,7 @@ func (s *stack) startAlertmanagers(bin string, n int) {
 func (s *stack) startPrometheus(bin string) {
 	t := s.t
 	t.Helper()
-	rules, err := fastRules(repoFile(t, "rules/ordersvc.rules.yml"))
+	rules, err := fastRules(testkit.RepoFile(t, "rules/ordersvc.rules.yml"))
 	if err != nil {
 		t.Fatalf("rewrite rules: %v", err)
 	}
@@ -245,13 +159,13 @@ func (s *stack) startPrometheus(bin string) {
 	if err := writeFile(rulesFile, rules); err != nil {
 		t.Fatal(err)
 	}
-	port := freePort(t)
+	port := testkit.FreePort(t)
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	var amAddrs []string
 	for _, u := range s.amURLs {
 		amAddrs = append(amAddrs, u[len("http://"):])
 	}
-	cfg, err := fastPrometheusConfig(repoFile(t, "prometheus/prometheus.yml"), rulesFile, promTargets{
+	cfg, err := fastPrometheusConfig(testkit.RepoFile(t, "prometheus/prometheus.yml"), rulesFile, promTargets{
 		service: s.svcURL[len("http://"):], prometheus: addr, alertmanagers: amAddrs,
 	})
 	if err != nil {
@@ -261,39 +175,22 @@ func (s *stack) startPrometheus(bin string) {
 	if err := writeFile(cfgFile, cfg); err != nil {
 		t.Fatal(err)
 	}
-	s.prom = startProc(t, "prometheus", bin, []string{
+	s.prom = testkit.StartProc(t, "prometheus", bin, []string{
 		"--config.file=" + cfgFile,
 		"--storage.tsdb.path=" + filepath.Join(s.dir, "prometheus"),
 		"--web.listen-address=" + addr,
 		// Resend firing alerts every 2s rather than every minute, so an
 		// Alertmanager that missed a send catches up at the stack's pace.
 		"--rules.alert.resend-delay=2s",
-	}, nil)
+	}, testkit.ProcOptions{})
 	s.promURL = "http://" + addr
-	s.waitReady("prometheus", s.promURL+"/-/ready", s.prom)
-	waitFor(t, "prometheus scrapes the service (up{job=\"ordersvc\"} == 1)", startTimeout, func() (bool, string) {
+	s.prom.WaitReady(t, s.promURL+"/-/ready", startTimeout)
+	testkit.WaitFor(t, "prometheus scrapes the service (up{job=\"ordersvc\"} == 1)", startTimeout, func() (bool, string) {
 		v, err := s.promQuery(`up{job="ordersvc"}`)
 		if err != nil {
 			return false, err.Error()
 		}
 		return len(v) == 1 && v[0].Value[1] == "1", fmt.Sprintf("%+v", v)
-	})
-}
-
-// waitReady polls a readiness URL until it answers 200, failing at once if
-// the process exits.
-func (s *stack) waitReady(name, readyURL string, p *proc) {
-	s.t.Helper()
-	waitFor(s.t, name+" ready at "+readyURL, startTimeout, func() (bool, string) {
-		if p.exited() {
-			s.t.Fatalf("%s exited during start-up: %v\n%s", name, p.waitErr, p.tail(logTailLines))
-		}
-		resp, err := httpClient.Get(readyURL)
-		if err != nil {
-			return false, err.Error()
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK, "status " + resp.Status
 	})
 }
 
@@ -365,7 +262,7 @@ func (s *stack) storedAlerts() ([]ordersvc.Alert, error) {
 	var r struct {
 		Alerts []ordersvc.Alert `json:"alerts"`
 	}
-	err := getJSON(s.svcURL+"/alerts?limit=500", adminToken, &r)
+	err := getJSON(s.svcURL+"/alerts?limit=500", testkit.AdminToken, &r)
 	return r.Alerts, err
 }
 
@@ -374,7 +271,7 @@ func (s *stack) setFaults(body map[string]any) {
 	s.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	code, raw, err := doJSON(ctx, http.MethodPut, s.svcURL+"/admin/faults", adminToken, body, nil)
+	code, raw, err := doJSON(ctx, http.MethodPut, s.svcURL+"/admin/faults", testkit.AdminToken, body, nil)
 	if err != nil || code != http.StatusOK {
 		s.t.Fatalf("PUT /admin/faults %v: %d %s %v", body, code, raw, err)
 	}

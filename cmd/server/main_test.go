@@ -6,14 +6,20 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ordersvc/ordersvc/internal/testkit"
 )
+
+// TestMain removes the service binary testkit builds for TestBinarySIGTERM.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testkit.CleanupBinaries()
+	os.Exit(code)
+}
 
 func env(m map[string]string) func(string) (string, bool) {
 	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
@@ -54,7 +60,7 @@ func TestGracefulShutdown(t *testing.T) {
 	go func() {
 		done <- run(ctx, env(map[string]string{
 			"HTTP_ADDR": "127.0.0.1:0", "DATABASE_URL": "sqlite://" + filepath.Join(dir, "db.sqlite"),
-			"ADMIN_TOKEN": "t", "SHUTDOWN_TIMEOUT": "5s", "LOG_LEVEL": "warn",
+			"ADMIN_TOKEN": testkit.AdminToken, "SHUTDOWN_TIMEOUT": "5s", "LOG_LEVEL": "warn",
 		}), &logs, ready)
 	}()
 	var addr string
@@ -67,14 +73,16 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 	base := "http://" + addr
 	req, _ := http.NewRequest("PUT", base+"/admin/faults", strings.NewReader(`{"latency_ms":500,"routes":["/inventory"]}`))
-	req.Header.Set("Authorization", "Bearer t")
+	req.Header.Set("Authorization", "Bearer "+testkit.AdminToken)
 	req.Header.Set("Content-Type", "application/json")
-	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 200 {
+	resp, err := testkit.HTTPClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("set faults: %v %v", resp, err)
 	}
+	resp.Body.Close()
 	slow := make(chan int, 1)
 	go func() {
-		resp, err := http.Get(base + "/inventory")
+		resp, err := testkit.HTTPClient.Get(base + "/inventory")
 		if err != nil {
 			slow <- -1
 			return
@@ -95,7 +103,7 @@ func TestGracefulShutdown(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("server did not stop")
 	}
-	if _, err := http.Get(base + "/healthz"); err == nil {
+	if _, err := testkit.HTTPClient.Get(base + "/healthz"); err == nil {
 		t.Error("server still accepts connections after shutdown")
 	}
 }
@@ -104,64 +112,20 @@ func TestGracefulShutdown(t *testing.T) {
 // defaults for everything else, and stops it with SIGTERM by PID.
 func TestBinarySIGTERM(t *testing.T) {
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "server")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	cmd := exec.Command(bin)
-	cmd.Dir = dir // ./data/ordersvc.db lands in the temp dir
-	cmd.Env = append(os.Environ(), "HTTP_ADDR=127.0.0.1:0", "LOG_FORMAT=json")
-	var stderr lockedBuffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = cmd.Process.Kill() }()
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) && !strings.Contains(stderr.String(), "ordersvc listening") {
-		time.Sleep(20 * time.Millisecond)
-	}
-	if !strings.Contains(stderr.String(), "ordersvc listening") {
-		t.Fatalf("not listening: %s", stderr.String())
-	}
+	p := testkit.StartProc(t, "ordersvc", testkit.ServiceBinary(t), nil, testkit.ProcOptions{
+		Dir: dir, // ./data/ordersvc.db lands in the temp dir
+		Env: []string{"HTTP_ADDR=127.0.0.1:0", "LOG_FORMAT=json"},
+	})
+	p.WaitJSONLogLine(t, "ordersvc listening", 20*time.Second)
 	if _, err := os.Stat(filepath.Join(dir, "data", "ordersvc.db")); err != nil {
 		t.Errorf("default database not created under ./data: %v", err)
 	}
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
+	if err := p.Stop(); err != nil {
+		t.Fatalf("exit after SIGTERM: %v; logs: %s", err, p.Log())
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- cmd.Wait() }()
-	select {
-	case err := <-errc:
-		if err != nil {
-			t.Errorf("exit after SIGTERM: %v; logs: %s", err, stderr.String())
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("no exit after SIGTERM")
+	if p.JSONLogLine("shutdown complete") == nil {
+		t.Errorf("no clean shutdown in logs: %s", p.Log())
 	}
-	if !strings.Contains(stderr.String(), "shutdown complete") {
-		t.Errorf("no clean shutdown in logs: %s", stderr.String())
-	}
-}
-
-// lockedBuffer is a bytes.Buffer safe for the child's writer goroutine and
-// the test reading it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func TestHealthcheckSubcommand(t *testing.T) {

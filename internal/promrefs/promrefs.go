@@ -53,3 +53,14 @@ func BaseName(name string) string {
 	}
 	return name
 }
+
+// Unparen returns e without the parentheses around it: ((x)) → x.
+func Unparen(e parser.Expr) parser.Expr {
+	for {
+		p, ok := e.(*parser.ParenExpr)
+		if !ok {
+			return e
+		}
+		e = p.Expr
+	}
+}

@@ -3,6 +3,8 @@ package promrefs
 import (
 	"reflect"
 	"testing"
+
+	"github.com/prometheus/prometheus/promql/parser"
 )
 
 func TestMetricNames(t *testing.T) {
@@ -39,6 +41,24 @@ func TestBaseName(t *testing.T) {
 	} {
 		if got := BaseName(in); got != want {
 			t.Errorf("BaseName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestUnparen(t *testing.T) {
+	for in, want := range map[string]string{
+		`((sum(x)))`:    `sum(x)`,
+		`(a) + (b)`:     `(a) + (b)`,
+		`x`:             `x`,
+		`((x))[5m:]`:    `((x))[5m:]`,
+		`(rate(x[5m]))`: `rate(x[5m])`,
+	} {
+		e, err := parser.ParseExpr(in)
+		if err != nil {
+			t.Fatalf("parse %s: %v", in, err)
+		}
+		if got := Unparen(e).String(); got != want {
+			t.Errorf("Unparen(%s) = %s, want %s", in, got, want)
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +16,9 @@ import (
 
 // buildTimeout bounds one go build of the service.
 const buildTimeout = 10 * time.Minute
+
+// ToolTimeout bounds one run of a pinned tool by RunTool.
+const ToolTimeout = 5 * time.Minute
 
 // once builds one executable once per test binary run, however many tests
 // ask for it.
@@ -93,4 +97,21 @@ func Tool(t testing.TB, name string) string {
 	}
 	toolsMu.Unlock()
 	return o.get(t, name, func() (string, error) { return gotool.Build(name) })
+}
+
+// RunTool runs the pinned tool name (built by Tool) with args in dir (the
+// test's working directory when dir is empty), within ToolTimeout and the
+// test's context. It returns the tool's combined stdout and stderr, and an
+// error naming the command when the tool fails or cannot run.
+func RunTool(t testing.TB, dir, name string, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), ToolTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, Tool(t, name), args...)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		err = fmt.Errorf("%s %s: %w", name, strings.Join(args, " "), err)
+	}
+	return string(out), err
 }

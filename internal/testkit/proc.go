@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -232,4 +233,42 @@ func FreePort(t testing.TB) int {
 	}
 	t.Fatal("no port free for both TCP and UDP on 127.0.0.1 after 20 tries")
 	return 0
+}
+
+// WaitJSONLogLine polls the process's log until it holds a JSON line whose
+// "msg" is msg, and returns that line decoded. It fails the test after
+// timeout, and at once (with the log's tail) if the process exits first.
+func (p *Proc) WaitJSONLogLine(t testing.TB, msg string, timeout time.Duration) map[string]any {
+	t.Helper()
+	var rec map[string]any
+	WaitFor(t, fmt.Sprintf("%s logs %q", p.Name, msg), timeout, func() (bool, string) {
+		p.failIfExited(t, "before logging "+msg)
+		rec = p.JSONLogLine(msg)
+		return rec != nil, "no such log line yet"
+	})
+	return rec
+}
+
+// WaitReady polls url until it answers 200 OK. It fails the test after
+// timeout, and at once (with the log's tail) if the process exits first.
+func (p *Proc) WaitReady(t testing.TB, url string, timeout time.Duration) {
+	t.Helper()
+	WaitFor(t, p.Name+" ready at "+url, timeout, func() (bool, string) {
+		p.failIfExited(t, "during start-up")
+		resp, err := HTTPClient.Get(url)
+		if err != nil {
+			return false, err.Error()
+		}
+		_ = resp.Body.Close()
+		return resp.StatusCode == http.StatusOK, "status " + resp.Status
+	})
+}
+
+// failIfExited fails the test, printing the log's tail, if the process has
+// exited.
+func (p *Proc) failIfExited(t testing.TB, when string) {
+	t.Helper()
+	if p.Exited() {
+		t.Fatalf("%s exited %s: %v\n%s", p.Name, when, p.WaitErr(), p.Tail(LogTailLines))
+	}
 }

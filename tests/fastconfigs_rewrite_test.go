@@ -15,17 +15,20 @@ import (
 	"github.com/prometheus/prometheus/discovery"
 	"github.com/prometheus/prometheus/model/rulefmt"
 	"github.com/prometheus/prometheus/promql/parser"
+
+	"github.com/ordersvc/ordersvc/internal/testkit"
 )
 
 // TestFastRules checks the rule rewrite: same groups, rules, labels and
 // annotations; every `for` and every range window scaled by speedup with
 // the floor.
 func TestFastRules(t *testing.T) {
-	path := repoFile(t, "rules/ordersvc.rules.yml")
-	orig, errs := rulefmt.ParseFile(path, false, model.UTF8Validation)
-	if len(errs) > 0 {
-		t.Fatal(errs)
+	path := testkit.RepoFile(t, "rules/ordersvc.rules.yml")
+	f, err := testkit.ParseRuleFile(path)
+	if err != nil {
+		t.Fatal(err)
 	}
+	orig := f.Groups
 	out, err := fastRules(path)
 	if err != nil {
 		t.Fatal(err)
@@ -116,7 +119,7 @@ func TestFastExprOffsetsAndSubqueries(t *testing.T) {
 func TestFastPrometheusConfig(t *testing.T) {
 	rules := filepath.Join(t.TempDir(), "rules.yml")
 	tg := promTargets{service: "127.0.0.1:1001", prometheus: "127.0.0.1:1002", alertmanagers: []string{"127.0.0.1:1003", "127.0.0.1:1004"}}
-	out, err := fastPrometheusConfig(repoFile(t, "prometheus/prometheus.yml"), rules, tg)
+	out, err := fastPrometheusConfig(testkit.RepoFile(t, "prometheus/prometheus.yml"), rules, tg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +144,7 @@ func TestFastPrometheusConfig(t *testing.T) {
 		delete(want, sc.JobName)
 	}
 	if len(want) > 0 {
-		t.Errorf("jobs missing: %v", mapKeys(want))
+		t.Errorf("jobs missing: %v", slices.Sorted(maps.Keys(want)))
 	}
 	if am := cfg.AlertingConfig.AlertmanagerConfigs; len(am) != 1 || !slices.Equal(staticAddrs(am[0].ServiceDiscoveryConfigs), tg.alertmanagers) {
 		t.Errorf("alerting does not go to both Alertmanagers: %s", out)
@@ -169,7 +172,7 @@ func staticAddrs(cs discovery.Configs) []string {
 // webhook goes to the given URL with the token file; routes keep their
 // receivers and matchers and get scaled timings.
 func TestFastAlertmanagerConfig(t *testing.T) {
-	path := repoFile(t, "alertmanager/alertmanager.yml")
+	path := testkit.RepoFile(t, "alertmanager/alertmanager.yml")
 	orig, err := amconfig.LoadFile(path)
 	if err != nil {
 		t.Fatal(err)

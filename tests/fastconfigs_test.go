@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -16,6 +18,8 @@ import (
 	"github.com/prometheus/prometheus/model/rulefmt"
 	"github.com/prometheus/prometheus/promql/parser"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/ordersvc/ordersvc/internal/testkit"
 )
 
 // The end-to-end stack runs the repository's real rule, Prometheus and
@@ -54,10 +58,11 @@ func shrink(d, floor time.Duration) time.Duration {
 // and annotations are kept as they are. The result is parsed again, so a
 // rewrite that breaks a rule fails here.
 func fastRules(path string) ([]byte, error) {
-	groups, errs := rulefmt.ParseFile(path, false, model.UTF8Validation)
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+	f, err := testkit.ParseRuleFile(path)
+	if err != nil {
+		return nil, err
 	}
+	groups := f.Groups
 	for gi := range groups.Groups {
 		g := &groups.Groups[gi]
 		g.Interval = model.Duration(shrink(time.Duration(g.Interval), minWindow))
@@ -164,7 +169,7 @@ func fastPrometheusConfig(path, rulesFile string, tg promTargets) ([]byte, error
 		sc.ServiceDiscoveryConfigs = staticTargets(targets)
 	}
 	if len(jobs) > 0 {
-		return nil, fmt.Errorf("prometheus.yml lacks the scrape jobs %v", mapKeys(jobs))
+		return nil, fmt.Errorf("prometheus.yml lacks the scrape jobs %v", slices.Sorted(maps.Keys(jobs)))
 	}
 	if n := len(cfg.AlertingConfig.AlertmanagerConfigs); n != 1 {
 		return nil, fmt.Errorf("prometheus.yml has %d alertmanagers sections, the test expects 1", n)
@@ -249,13 +254,4 @@ func fastAlertmanagerConfig(path, webhookURL, tokenFile string) ([]byte, error) 
 // token).
 func writeFile(path string, b []byte) error {
 	return os.WriteFile(path, b, 0o600)
-}
-
-// mapKeys returns m's keys (for messages).
-func mapKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	return keys
 }
