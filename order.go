@@ -169,11 +169,12 @@ func OutOfStock(productID string, requested, available int64) *Error {
 		WithReason(RejectOutOfStock)
 }
 
-// Summary is the business report.
+// Summary is the business report. Revenue is exact for any number of
+// orders (see Sum).
 type Summary struct {
-	Orders        int64               `json:"orders"`
-	Revenue       map[OrderType]Money `json:"revenue"`
-	TotalRevenue  Money               `json:"total_revenue"`
+	Orders        int64             `json:"orders"`
+	Revenue       map[OrderType]Sum `json:"revenue"`
+	TotalRevenue  Sum               `json:"total_revenue"`
 	Currency      string              `json:"currency"`
 	LowStock      []Product           `json:"low_stock"`
 	LowStockBelow int64               `json:"low_stock_below"`

@@ -16,6 +16,9 @@ const (
 	// LowStockThreshold is the stock level below which a product is reported
 	// as low (and InventoryLow fires).
 	LowStockThreshold = 10
+	// MaxLowStockListed bounds the low-stock list of the summary report,
+	// lowest stock first, whatever the catalog's size.
+	MaxLowStockListed = 100
 )
 
 // Product is a catalog entry with its current stock.

@@ -311,3 +311,30 @@ func TestRejectionReasonComesFromTheError(t *testing.T) {
 		})
 	}
 }
+
+// TestOrderAmountIsCapped: an order whose amount would exceed
+// MaxOrderAmount is a 422 that changes nothing; before, such orders were
+// accepted and drove the revenue total negative.
+func TestOrderAmountIsCapped(t *testing.T) {
+	e := newEnv(t)
+	if w := e.admin("PUT", "/inventory/sku-big", `{"name":"Yacht","unit_price":1000000000,"stock":1000000}`); w.Code != 201 {
+		t.Fatalf("PUT product: %d %s", w.Code, w.Body)
+	}
+	p := problemOf(t, e.do("POST", "/orders", `{"product_id":"sku-big","quantity":2,"type":"online"}`), 422)
+	if errs, _ := p["errors"].([]any); len(errs) != 1 {
+		t.Errorf("field errors = %v, want one naming quantity", p["errors"])
+	}
+	if got := e.stock("sku-big"); got != 1000000 {
+		t.Errorf("stock = %d after a refused order, want 1000000", got)
+	}
+	if v := e.metric("orders_rejected_total|reason=invalid"); v != 1 {
+		t.Errorf("orders_rejected_total{invalid} = %v, want 1", v)
+	}
+	w := e.do("POST", "/orders", `{"product_id":"sku-big","quantity":1,"type":"online"}`)
+	if w.Code != 201 || !strings.Contains(w.Body.String(), `"amount":1000000000,`) {
+		t.Fatalf("an order at the cap: %d %s", w.Code, w.Body)
+	}
+	if s := e.summary(); s.Orders != 1 || s.TotalRevenue != ordersvc.SumOf(ordersvc.MaxOrderAmount) {
+		t.Errorf("summary %+v, want one order at the cap", s)
+	}
+}

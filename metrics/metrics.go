@@ -37,7 +37,7 @@ var dbBuckets = []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0
 // pre-initialised so that the first query of each kind is visible to rate().
 var dbOperations = [][2]string{
 	{"select", "products"}, {"update", "products"}, {"upsert", "products"},
-	{"select", "orders"}, {"insert", "orders"},
+	{"select", "orders"}, {"insert", "orders"}, {"select", "order_totals"}, {"upsert", "order_totals"},
 	{"select", "alerts"}, {"insert", "alerts"}, {"update", "alerts"}, {"insert", "alert_deliveries"},
 }
 
@@ -47,7 +47,7 @@ type Metrics struct {
 
 	gatherer       prometheus.Gatherer
 	ordersCreated  *prometheus.CounterVec
-	orderRevenue   *prometheus.CounterVec
+	orderRevenue   *revenueCounter
 	ordersRejected *prometheus.CounterVec
 	panics         *prometheus.CounterVec
 	dbQueries      *prometheus.HistogramVec
@@ -95,9 +95,7 @@ func New(reg prometheus.Registerer, gatherer prometheus.Gatherer, build BuildInf
 		ordersCreated: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "orders_created_total", Help: "Orders created, by order type.",
 		}, []string{"type"}),
-		orderRevenue: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "order_revenue_total", Help: "Revenue of created orders in currency units, by order type.",
-		}, []string{"type"}),
+		orderRevenue: newRevenueCounter(),
 		ordersRejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "orders_rejected_total", Help: "Order requests refused, by reason (" + joinReasons(ordersvc.RejectReasons()) + ").",
 		}, []string{"reason"}),
@@ -126,7 +124,6 @@ func New(reg prometheus.Registerer, gatherer prometheus.Gatherer, build BuildInf
 	}
 	for _, t := range ordersvc.OrderTypes() {
 		m.ordersCreated.WithLabelValues(string(t))
-		m.orderRevenue.WithLabelValues(string(t))
 	}
 	for _, r := range ordersvc.RejectReasons() {
 		m.ordersRejected.WithLabelValues(string(r))
@@ -163,7 +160,7 @@ func (m *Metrics) Handler(errorLog promhttp.Logger) http.Handler {
 // not call it.
 func (m *Metrics) OrderCreated(t ordersvc.OrderType, amount ordersvc.Money) {
 	m.ordersCreated.WithLabelValues(string(t)).Inc()
-	m.orderRevenue.WithLabelValues(string(t)).Add(amount.Units())
+	m.orderRevenue.add(t, amount)
 }
 
 // OrderRejected counts a refused order request. A reason outside

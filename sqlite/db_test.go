@@ -48,10 +48,10 @@ func TestMigrationsAreIdempotentAndQueriesTimed(t *testing.T) {
 		t.Error("seeded a database that has data")
 	}
 	s, err := db.Summary(ctx)
-	if err != nil || s.Orders != 1 || s.Revenue[ordersvc.OrderInStore] != 1050 {
+	if err != nil || s.Orders != 1 || s.Revenue[ordersvc.OrderInStore] != ordersvc.SumOf(1050) {
 		t.Errorf("summary = %+v, %v", s, err)
 	}
-	for _, op := range []string{"update products", "insert orders", "select orders", "select products"} {
+	for _, op := range []string{"update products", "insert orders", "upsert order_totals", "select order_totals", "select products"} {
 		if obs.ops[op] == 0 {
 			t.Errorf("query %q was not timed: %v", op, obs.ops)
 		}
@@ -78,5 +78,45 @@ func TestCatalogIsBounded(t *testing.T) {
 	// Updating an existing product is still allowed.
 	if created, err := db.UpsertProduct(ctx, ordersvc.Product{ID: "p-0s", Name: "m", UnitPrice: 2, Stock: 0}); err != nil || created {
 		t.Errorf("update in a full catalog: %v %v", created, err)
+	}
+}
+
+// TestSummaryIsExactBeyondInt64: the totals carry into a second limb, so a
+// revenue that no int64 holds is still reported exactly (before, the sum
+// overflowed and the report failed for good).
+func TestSummaryIsExactBeyondInt64(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(ctx, filepath.Join(t.TempDir(), "db.sqlite"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.UpsertProduct(ctx, ordersvc.Product{ID: "p", Name: "P", UnitPrice: ordersvc.MaxMoney, Stock: 10}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := db.CreateOrder(ctx, ordersvc.NewOrder{ProductID: "p", Quantity: 1, Type: ordersvc.OrderOnline}); err != nil {
+		t.Fatal(err)
+	}
+	// As if 9.2·10^7 orders at the cap had come before: just below the
+	// int64 limit, in minor units.
+	if _, err := db.write.ExecContext(ctx, "UPDATE order_totals SET revenue_hi = 9, revenue_lo = 999999999999999999 WHERE type = 'online'"); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, _, err := db.CreateOrder(ctx, ordersvc.NewOrder{ProductID: "p", Quantity: 1, Type: ordersvc.OrderOnline}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := db.Summary(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 9·10^18 + (10^18 − 1) + 2·10^11 = 10^19 + 2·10^11 − 1 minor units.
+	want := ordersvc.Sum{Hi: 10, Lo: 2*int64(ordersvc.MaxMoney) - 1}
+	if s.Revenue[ordersvc.OrderOnline] != want || s.TotalRevenue != want || s.Orders != 3 {
+		t.Errorf("summary revenue %+v total %+v orders %d, want %+v and 3", s.Revenue[ordersvc.OrderOnline], s.TotalRevenue, s.Orders, want)
+	}
+	if got := want.String(); got != "100000001999999999.99" { // 10^17 + 2·10^9 − 0.01 currency units
+		t.Errorf("formatted %s", got)
 	}
 }

@@ -59,13 +59,17 @@ func (db *DB) CreateOrder(ctx context.Context, n ordersvc.NewOrder) (ordersvc.Or
 		return ordersvc.Order{}, false, unavailable(err, "create order: decrement stock")
 	}
 
+	amount, err := ordersvc.OrderAmount(unitPrice, n.Quantity)
+	if err != nil {
+		return ordersvc.Order{}, false, err // the deferred rollback restores the stock
+	}
 	id, err := newOrderID()
 	if err != nil {
 		return ordersvc.Order{}, false, fmt.Errorf("create order: %w", err)
 	}
 	o := ordersvc.Order{
 		ID: id, ProductID: n.ProductID, Quantity: n.Quantity, Type: n.Type, CustomerID: n.CustomerID,
-		UnitPrice: unitPrice, Amount: unitPrice * ordersvc.Money(n.Quantity), Currency: db.currency,
+		UnitPrice: unitPrice, Amount: amount, Currency: db.currency,
 		Status: ordersvc.OrderStatusCreated, CreatedAt: db.now().UTC().Truncate(time.Microsecond),
 	}
 	var key any
@@ -80,6 +84,18 @@ func (db *DB) CreateOrder(ctx context.Context, n ordersvc.NewOrder) (ordersvc.Or
 	})
 	if err != nil {
 		return ordersvc.Order{}, false, unavailable(err, "create order: insert")
+	}
+	// The totals row of the type, updated in the same transaction: SET
+	// reads the old revenue_lo in both expressions, so the carry is exact.
+	err = db.timed("upsert", "order_totals", func() error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO order_totals (type, orders, revenue_hi, revenue_lo) VALUES (?1, 1, 0, ?2)
+			ON CONFLICT (type) DO UPDATE SET orders = orders + 1,
+				revenue_hi = revenue_hi + (revenue_lo + ?2) / 1000000000000000000,
+				revenue_lo = (revenue_lo + ?2) % 1000000000000000000`, string(o.Type), int64(o.Amount))
+		return err
+	})
+	if err != nil {
+		return ordersvc.Order{}, false, unavailable(err, "create order: update totals")
 	}
 	if err := tx.Commit(); err != nil {
 		return ordersvc.Order{}, false, unavailable(err, "create order: commit")
@@ -147,13 +163,13 @@ func scanOrder(row *sql.Row, extra ...any) (ordersvc.Order, error) {
 
 // Summary implements ordersvc.ReportService.
 func (db *DB) Summary(ctx context.Context) (ordersvc.Summary, error) {
-	s := ordersvc.Summary{Revenue: map[ordersvc.OrderType]ordersvc.Money{}, Currency: db.currency,
+	s := ordersvc.Summary{Revenue: map[ordersvc.OrderType]ordersvc.Sum{}, Currency: db.currency,
 		LowStockBelow: ordersvc.LowStockThreshold}
 	for _, t := range ordersvc.OrderTypes() {
-		s.Revenue[t] = 0
+		s.Revenue[t] = ordersvc.Sum{}
 	}
-	err := db.timed("select", "orders", func() error {
-		rows, err := db.read.QueryContext(ctx, "SELECT type, count(*), sum(amount) FROM orders GROUP BY type")
+	err := db.timed("select", "order_totals", func() error {
+		rows, err := db.read.QueryContext(ctx, "SELECT type, orders, revenue_hi, revenue_lo FROM order_totals")
 		if err != nil {
 			return err
 		}
@@ -161,20 +177,20 @@ func (db *DB) Summary(ctx context.Context) (ordersvc.Summary, error) {
 		for rows.Next() {
 			var typ string
 			var count int64
-			var revenue ordersvc.Money
-			if err := rows.Scan(&typ, &count, &revenue); err != nil {
+			var revenue ordersvc.Sum
+			if err := rows.Scan(&typ, &count, &revenue.Hi, &revenue.Lo); err != nil {
 				return err
 			}
 			s.Orders += count
 			s.Revenue[ordersvc.OrderType(typ)] = revenue
-			s.TotalRevenue += revenue
+			s.TotalRevenue = s.TotalRevenue.Plus(revenue)
 		}
 		return rows.Err()
 	})
 	if err != nil {
 		return ordersvc.Summary{}, unavailable(err, "summarise orders")
 	}
-	s.LowStock, err = db.queryProducts(ctx, "WHERE stock < ? ORDER BY stock, id LIMIT ?", ordersvc.LowStockThreshold, ordersvc.MaxProducts)
+	s.LowStock, err = db.queryProducts(ctx, "WHERE stock < ? ORDER BY stock, id LIMIT ?", ordersvc.LowStockThreshold, ordersvc.MaxLowStockListed)
 	if err != nil {
 		return ordersvc.Summary{}, unavailable(err, "list low-stock products")
 	}
