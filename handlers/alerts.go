@@ -1,6 +1,9 @@
 package handlers
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -85,11 +88,17 @@ func DecodeWebhook(body []byte) (ordersvc.AlertNotification, *problem.Details) {
 			return fail("alerts[" + strconv.Itoa(i) + "].labels.alertname is required")
 		case len(a.Labels) > ordersvc.MaxAlertLabels || len(a.Annotations) > ordersvc.MaxAlertAnnotations:
 			return fail("alerts[" + strconv.Itoa(i) + "] has too many labels or annotations")
+		case !namesBounded(a.Labels) || !namesBounded(a.Annotations):
+			return fail("alerts[" + strconv.Itoa(i) + "] has a label or annotation name over " + strconv.Itoa(ordersvc.MaxAlertLabelNameLen) + " bytes")
+		case !ordersvc.ValidAlertTime(a.StartsAt):
+			return fail("alerts[" + strconv.Itoa(i) + "].startsAt " + alertTimeRangeMessage)
+		case a.Status == ordersvc.AlertResolved && !a.EndsAt.IsZero() && !ordersvc.ValidAlertTime(a.EndsAt):
+			return fail("alerts[" + strconv.Itoa(i) + "].endsAt " + alertTimeRangeMessage)
 		}
-		alert := ordersvc.Alert{
+		alert := ordersvc.BoundAlert(ordersvc.Alert{
 			Fingerprint: a.Fingerprint, Status: a.Status, Labels: a.Labels, Annotations: a.Annotations,
 			StartsAt: a.StartsAt.UTC(), GeneratorURL: a.GeneratorURL,
-		}
+		})
 		if alert.Annotations == nil {
 			alert.Annotations = map[string]string{}
 		}
@@ -102,6 +111,21 @@ func DecodeWebhook(body []byte) (ordersvc.AlertNotification, *problem.Details) {
 		n.Alerts = append(n.Alerts, alert)
 	}
 	return n, nil
+}
+
+// alertTimeRangeMessage says which alert times are accepted.
+var alertTimeRangeMessage = "must be from " + ordersvc.MinAlertTime.Format(time.DateOnly) +
+	" to before " + ordersvc.MaxAlertTime.Format(time.DateOnly)
+
+// namesBounded reports whether every key of m is at most
+// MaxAlertLabelNameLen bytes.
+func namesBounded(m map[string]string) bool {
+	for k := range m {
+		if len(k) > ordersvc.MaxAlertLabelNameLen {
+			return false
+		}
+	}
+	return true
 }
 
 func validFingerprint(s string) bool {
@@ -172,14 +196,62 @@ func (h *api) listAlerts(c *gin.Context) {
 		}
 		f.Limit = n
 	}
+	if v, ok := c.GetQuery("before"); ok {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1 {
+			errs = append(errs, ordersvc.FieldError{Field: "before", Message: "must be the next cursor of a previous page"})
+		}
+		f.Before = n
+	}
 	if len(errs) > 0 {
 		h.fail(c, ordersvc.InvalidFields(errs...))
 		return
 	}
+	limit := f.Limit
+	f.Limit++ // one more than asked: is there a next page?
 	alerts, err := h.Alerts.Alerts(c.Request.Context(), f)
 	if err != nil {
 		h.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"alerts": alerts})
+	body, err := alertPage(alerts, limit, ordersvc.MaxAlertPageBytes)
+	if err != nil {
+		h.fail(c, fmt.Errorf("encode alerts: %w", err))
+		return
+	}
+	c.Data(http.StatusOK, "application/json; charset=utf-8", body)
+}
+
+// alertPage encodes {"alerts":[…],"next":"<cursor>"}: at most limit alerts
+// and, past the first, at most maxBytes of them, so one page stays bounded
+// whatever the alerts hold. next is present when more alerts follow.
+func alertPage(alerts []ordersvc.Alert, limit, maxBytes int) ([]byte, error) {
+	var buf bytes.Buffer
+	buf.WriteString(`{"alerts":[`)
+	shown := 0
+	for _, a := range alerts {
+		if shown == limit {
+			break
+		}
+		item, err := json.Marshal(a)
+		if err != nil {
+			return nil, err
+		}
+		if shown > 0 && buf.Len()+len(item) > maxBytes {
+			break
+		}
+		if shown > 0 {
+			buf.WriteByte(',')
+		}
+		buf.Write(item)
+		shown++
+	}
+	buf.WriteByte(']')
+	if shown < len(alerts) {
+		buf.WriteString(`,"next":"`)
+		buf.WriteString(strconv.FormatInt(alerts[shown-1].Seq, 10))
+		buf.WriteByte('"')
+	}
+	buf.WriteByte('}')
+	return buf.Bytes(), nil
 }

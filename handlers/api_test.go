@@ -329,3 +329,20 @@ func TestRequestID(t *testing.T) {
 		t.Errorf("problem lacks the request id: %v", p)
 	}
 }
+
+// TestProbesAnswerHead: load balancers and kubelets often probe with HEAD
+// (before, HEAD /healthz was a 405).
+func TestProbesAnswerHead(t *testing.T) {
+	e := newEnv(t)
+	for _, path := range []string{"/healthz", "/readyz"} {
+		if w := e.do("HEAD", path, ""); w.Code != 200 {
+			t.Errorf("HEAD %s = %d, want 200", path, w.Code)
+		}
+	}
+	if err := e.db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if w := e.do("HEAD", "/readyz", ""); w.Code != 503 {
+		t.Errorf("HEAD /readyz with the database closed = %d, want 503", w.Code)
+	}
+}

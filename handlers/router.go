@@ -127,7 +127,9 @@ func NewRouter(d Deps) *gin.Engine {
 		{"GET", "/alerts", []int{200, 500}, []gin.HandlerFunc{admin, h.listAlerts}},
 		{"GET", "/metrics", nil, []gin.HandlerFunc{gin.WrapH(d.Metrics.Handler(promLogger{d.Logger}))}},
 		{"GET", "/healthz", nil, []gin.HandlerFunc{h.healthz}},
+		{"HEAD", "/healthz", nil, []gin.HandlerFunc{h.healthz}}, // probes often use HEAD
 		{"GET", "/readyz", nil, []gin.HandlerFunc{h.readyz}},
+		{"HEAD", "/readyz", nil, []gin.HandlerFunc{h.readyz}},
 	}
 	for _, r := range routes {
 		e.Handle(r.method, r.path, r.handlers...)

@@ -38,7 +38,7 @@ var dbBuckets = []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0
 var dbOperations = [][2]string{
 	{"select", "products"}, {"update", "products"}, {"upsert", "products"},
 	{"select", "orders"}, {"insert", "orders"}, {"select", "order_totals"}, {"upsert", "order_totals"},
-	{"select", "alerts"}, {"insert", "alerts"}, {"update", "alerts"}, {"insert", "alert_deliveries"},
+	{"select", "alerts"}, {"insert", "alerts"}, {"update", "alerts"}, {"delete", "alerts"}, {"insert", "alert_deliveries"},
 }
 
 // Metrics holds every metric the service exports.

@@ -72,7 +72,7 @@ func (db *DB) recordAlert(ctx context.Context, tx *sql.Tx, a ordersvc.Alert, rec
 	}
 	m := ordersvc.MergeAlert(stored, a, receiver, receivedAt)
 	if m.Insert() {
-		err = db.insertAlert(ctx, tx, m.Record)
+		m.Record.Seq, err = db.insertAlert(ctx, tx, m.Record)
 	} else {
 		err = db.updateAlert(ctx, tx, m.Record)
 	}
@@ -82,20 +82,26 @@ func (db *DB) recordAlert(ctx context.Context, tx *sql.Tx, a ordersvc.Alert, rec
 	return m.Change(), nil
 }
 
-func (db *DB) insertAlert(ctx context.Context, tx *sql.Tx, r ordersvc.Alert) error {
+// insertAlert stores a new record and returns its Seq.
+func (db *DB) insertAlert(ctx context.Context, tx *sql.Tx, r ordersvc.Alert) (int64, error) {
 	labels, _ := json.Marshal(r.Labels) // map[string]string always encodes
 	annotations, _ := json.Marshal(r.Annotations)
+	var seq int64
 	err := db.timed("insert", "alerts", func() error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO alerts (fingerprint, starts_at, status, alertname, severity, labels, annotations,
+		res, err := tx.ExecContext(ctx, `INSERT INTO alerts (fingerprint, starts_at, status, alertname, severity, labels, annotations,
 			ends_at, generator_url, receiver, first_received_at, last_received_at, deliveries) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			r.Fingerprint, r.StartsAt.UnixNano(), r.Status, r.Labels[ordersvc.AlertLabelName], r.Labels[ordersvc.AlertLabelSeverity], string(labels), string(annotations),
 			nullableTime(r.EndsAt), r.GeneratorURL, r.Receiver, r.FirstReceivedAt.UnixNano(), r.LastReceivedAt.UnixNano(), r.Deliveries)
+		if err != nil {
+			return err
+		}
+		seq, err = res.LastInsertId()
 		return err
 	})
 	if err != nil {
-		return unavailable(err, "insert alert")
+		return 0, unavailable(err, "insert alert")
 	}
-	return nil
+	return seq, nil
 }
 
 // updateAlert writes the columns the merge policy may change; the
@@ -123,14 +129,14 @@ func nullableTime(t *time.Time) any {
 	return t.UnixNano()
 }
 
-const alertColumns = "fingerprint, starts_at, status, labels, annotations, ends_at, generator_url, receiver, first_received_at, last_received_at, deliveries"
+const alertColumns = "id, fingerprint, starts_at, status, labels, annotations, ends_at, generator_url, receiver, first_received_at, last_received_at, deliveries"
 
 func scanAlert(row interface{ Scan(...any) error }) (ordersvc.Alert, error) {
 	var a ordersvc.Alert
 	var startsAt, first, last int64
 	var endsAt sql.NullInt64
 	var labels, annotations string
-	if err := row.Scan(&a.Fingerprint, &startsAt, &a.Status, &labels, &annotations, &endsAt, &a.GeneratorURL, &a.Receiver,
+	if err := row.Scan(&a.Seq, &a.Fingerprint, &startsAt, &a.Status, &labels, &annotations, &endsAt, &a.GeneratorURL, &a.Receiver,
 		&first, &last, &a.Deliveries); err != nil {
 		return ordersvc.Alert{}, err
 	}
@@ -152,17 +158,15 @@ func scanAlert(row interface{ Scan(...any) error }) (ordersvc.Alert, error) {
 
 // Alerts implements ordersvc.AlertService.
 func (db *DB) Alerts(ctx context.Context, f ordersvc.AlertFilter) ([]ordersvc.Alert, error) {
-	if f.Limit <= 0 || f.Limit > ordersvc.MaxAlertListLimit {
+	if f.Limit <= 0 {
 		f.Limit = ordersvc.DefaultAlertListLimit
 	}
-	query := "SELECT " + alertColumns + " FROM alerts"
-	args := []any{}
-	if f.Status != "" {
-		query += " WHERE status = ?"
-		args = append(args, f.Status)
-	}
-	query += " ORDER BY first_received_at DESC, id DESC LIMIT ?"
-	args = append(args, f.Limit)
+	f.Limit = min(f.Limit, ordersvc.MaxAlertListLimit+1)
+	// Newest first by row id (insertion order), which is also the page
+	// cursor: a page ends where the next one starts, whatever arrives in
+	// between.
+	query := "SELECT " + alertColumns + " FROM alerts WHERE (?1 = '' OR status = ?1) AND (?2 <= 0 OR id < ?2) ORDER BY id DESC LIMIT ?3"
+	args := []any{f.Status, f.Before, f.Limit}
 	alerts := []ordersvc.Alert{}
 	err := db.timed("select", "alerts", func() error {
 		rows, err := db.read.QueryContext(ctx, query, args...)
@@ -183,6 +187,34 @@ func (db *DB) Alerts(ctx context.Context, f ordersvc.AlertFilter) ([]ordersvc.Al
 		return nil, unavailable(err, "list alerts")
 	}
 	return alerts, nil
+}
+
+// pruneBatch bounds one retention delete, so the single writer is never
+// held for long.
+const pruneBatch = 1000
+
+// DeleteResolvedAlerts implements ordersvc.AlertService, in batches.
+func (db *DB) DeleteResolvedAlerts(ctx context.Context, cutoff time.Time) (int64, error) {
+	var total int64
+	for {
+		var n int64
+		err := db.timed("delete", "alerts", func() error {
+			res, err := db.write.ExecContext(ctx, `DELETE FROM alerts WHERE id IN
+				(SELECT id FROM alerts WHERE status = 'resolved' AND last_received_at < ? LIMIT ?)`, cutoff.UnixNano(), pruneBatch)
+			if err != nil {
+				return err
+			}
+			n, err = res.RowsAffected()
+			return err
+		})
+		if err != nil {
+			return total, unavailable(err, "delete resolved alerts")
+		}
+		total += n
+		if n < pruneBatch {
+			return total, nil
+		}
+	}
 }
 
 // DeliveryStats reports how many webhook deliveries were logged and how

@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -72,6 +73,9 @@ type Options struct {
 	AlertForwarder handlers.AlertForwarder
 	// NoSeed leaves an empty catalog empty (tests that build their own).
 	NoSeed bool
+	// PruneInterval is how often resolved alerts older than
+	// ALERT_RETENTION are deleted; 0 derives it from the retention.
+	PruneInterval time.Duration
 	// WrapStore, when set, wraps the opened store before anything uses it
 	// (tests inject failures through it). Closing the App closes the
 	// store it returns.
@@ -97,6 +101,8 @@ type App struct {
 
 	build    metrics.BuildInfo
 	router   *gin.Engine
+	stop     context.CancelFunc // ends the background work
+	bg       sync.WaitGroup
 	draining atomic.Bool
 	server   *http.Server
 	closed   atomic.Bool
@@ -175,6 +181,13 @@ func (a *App) init(ctx context.Context, opts Options) error {
 		Logger: a.Logger, Draining: &a.draining,
 		AdminToken: a.Config.AdminToken, WebhookToken: a.Config.AlertWebhookToken,
 	})
+	bgCtx, stop := context.WithCancel(context.Background())
+	a.stop = stop
+	a.bg.Add(1)
+	a.Tracker.Go(bgCtx, "alert-retention", func(ctx context.Context) {
+		defer a.bg.Done()
+		a.pruneAlerts(ctx, opts.PruneInterval)
+	})
 	a.server = &http.Server{
 		Handler:           a.router,
 		ReadHeaderTimeout: readHeaderTimeout,
@@ -185,6 +198,42 @@ func (a *App) init(ctx context.Context, opts Options) error {
 		ErrorLog:          slog.NewLogLogger(a.Logger.Handler(), slog.LevelWarn),
 	}
 	return nil
+}
+
+// Bounds of the retention loop's interval.
+const (
+	minPruneInterval = time.Minute
+	maxPruneInterval = time.Hour
+)
+
+// pruneAlerts deletes resolved alerts older than ALERT_RETENTION, at once
+// and then every interval (by default a 24th of the retention, within
+// minPruneInterval..maxPruneInterval), until ctx ends. A failure is logged
+// and retried at the next tick: retention is housekeeping, not a request.
+func (a *App) pruneAlerts(ctx context.Context, interval time.Duration) {
+	retention := a.Config.AlertRetention
+	if retention <= 0 {
+		return
+	}
+	if interval <= 0 {
+		interval = min(max(retention/24, minPruneInterval), maxPruneInterval)
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		n, err := a.Store.DeleteResolvedAlerts(ctx, time.Now().Add(-retention))
+		switch {
+		case err != nil && ctx.Err() == nil:
+			a.Logger.Warn("alert retention: delete failed", "error", err.Error())
+		case n > 0:
+			a.Logger.Info("alert retention: deleted resolved alerts", "deleted", n, "retention", retention.String())
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // openStore opens the store DATABASE_URL names.
@@ -305,6 +354,10 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 func (a *App) Close() error {
 	if a.closed.Swap(true) {
 		return nil
+	}
+	if a.stop != nil {
+		a.stop()
+		a.bg.Wait()
 	}
 	a.Tracker.Close()
 	if a.Store == nil {

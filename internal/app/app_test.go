@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -135,4 +136,32 @@ func TestShutdownEndsInjectedLatency(t *testing.T) {
 	if took := time.Since(start); took > 3*time.Second {
 		t.Errorf("shutdown took %s, more than SHUTDOWN_TIMEOUT", took)
 	}
+}
+
+// TestRetentionDeletesResolvedAlerts: the background loop deletes resolved
+// alerts older than ALERT_RETENTION, and leaves firing ones.
+func TestRetentionDeletesResolvedAlerts(t *testing.T) {
+	svc := testkit.NewService(t, testkit.ServiceOptions{
+		Env:           map[string]string{"ALERT_RETENTION": "1s"},
+		PruneInterval: 50 * time.Millisecond,
+	})
+	body := func(status, fp string) string {
+		ends := "0001-01-01T00:00:00Z"
+		if status == "resolved" {
+			ends = "2026-11-21T10:05:00Z"
+		}
+		return `{"version":"4","status":"` + status + `","receiver":"ticket","groupKey":"g","alerts":[{"status":"` + status +
+			`","labels":{"alertname":"X","severity":"warning"},"annotations":{},"startsAt":"2026-11-21T10:00:00Z","endsAt":"` + ends +
+			`","fingerprint":"` + fp + `"}]}`
+	}
+	for _, b := range []string{body("resolved", "gone"), body("firing", "stays")} {
+		if w := svc.Webhook(b); w.Code != http.StatusOK {
+			t.Fatalf("webhook: %d %s", w.Code, w.Body)
+		}
+	}
+	d := testkit.WaitFor(t, "the resolved alert is deleted", 10*time.Second, func() (bool, string) {
+		got := svc.Alerts("")
+		return len(got) == 1 && got[0].Fingerprint == "stays", fmt.Sprintf("%d alerts", len(got))
+	})
+	t.Logf("resolved alert deleted %s after delivery (retention 1s)", d.Round(time.Millisecond))
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -42,6 +43,9 @@ type ServiceOptions struct {
 	NoSeed bool
 	// WrapStore wraps the store (see app.Options).
 	WrapStore func(app.Store) app.Store
+	// PruneInterval is the alert retention loop's interval (see
+	// app.Options).
+	PruneInterval time.Duration
 }
 
 // quietGin sets gin's process-wide mode once, as the server's main does:
@@ -68,6 +72,7 @@ func NewService(t testing.TB, o ServiceOptions) *Service {
 		AlertForwarder: fwd,
 		NoSeed:         o.NoSeed,
 		WrapStore:      o.WrapStore,
+		PruneInterval:  o.PruneInterval,
 	})
 	if err != nil {
 		t.Fatalf("app.New: %v", err)
