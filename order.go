@@ -175,9 +175,9 @@ type Summary struct {
 	Orders        int64             `json:"orders"`
 	Revenue       map[OrderType]Sum `json:"revenue"`
 	TotalRevenue  Sum               `json:"total_revenue"`
-	Currency      string              `json:"currency"`
-	LowStock      []Product           `json:"low_stock"`
-	LowStockBelow int64               `json:"low_stock_below"`
+	Currency      string            `json:"currency"`
+	LowStock      []Product         `json:"low_stock"`
+	LowStockBelow int64             `json:"low_stock_below"`
 }
 
 // ReportService produces the business summary.
