@@ -1,10 +1,13 @@
 package bench
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 
 	"github.com/getsentry/sentry-go"
 	sentrygin "github.com/getsentry/sentry-go/gin"
@@ -16,9 +19,8 @@ import (
 	slokgin "github.com/slok/go-http-metrics/middleware/gin"
 	ginprometheus "github.com/zsais/go-gin-prometheus"
 
-	"github.com/ordersvc/ordersvc/errortracking"
-	"github.com/ordersvc/ordersvc/faults"
-	"github.com/ordersvc/ordersvc/handlers"
+	"github.com/ordersvc/ordersvc/config"
+	"github.com/ordersvc/ordersvc/internal/app"
 	"github.com/ordersvc/ordersvc/metrics"
 )
 
@@ -100,29 +102,35 @@ func newCase(name string) (benchCase, error) {
 	return benchCase{}, fmt.Errorf("unknown case %q", name)
 }
 
-// newOrdersvc builds the production stack exactly as the server does,
-// through handlers.Middleware, with Sentry and fault injection off.
+// newOrdersvc builds the service as the server does (internal/app, on a
+// temporary SQLite file, with Sentry, tracing and fault injection off) and
+// puts its production middleware stack in front of the case's handler.
 func newOrdersvc(name string, logger *slog.Logger) (benchCase, error) {
-	reg := prometheus.NewRegistry()
-	m, err := metrics.New(reg, reg, metrics.BuildInfo{})
+	dir, err := os.MkdirTemp("", "ordersvc-bench-")
 	if err != nil {
 		return benchCase{}, err
 	}
-	tracker, err := errortracking.New(errortracking.Options{Logger: logger, Panics: m})
+	env := map[string]string{"DATABASE_URL": "sqlite://" + filepath.ToSlash(filepath.Join(dir, "bench.db"))}
+	cfg, err := config.Load(func(k string) (string, bool) { v, ok := env[k]; return v, ok }, nil, "bench")
 	if err != nil {
+		_ = os.RemoveAll(dir)
+		return benchCase{}, err
+	}
+	reg := prometheus.NewRegistry()
+	a, err := app.New(context.Background(), cfg, app.Options{Logger: logger, Registry: reg, NoSeed: true})
+	if err != nil {
+		_ = os.RemoveAll(dir)
 		return benchCase{}, err
 	}
 	e := newEngine()
-	e.Use(handlers.Middleware(handlers.StackOptions{
-		Logger:  logger,
-		Metrics: m.HTTP,
-		Tracker: tracker,
-		Faults:  &faults.Injector{},
-	})...)
+	e.Use(a.Middleware()...)
 	e.GET(route, getOrder)
 	// As handlers.NewRouter does for every route.
-	m.InitEndpoint(http.MethodGet, route, http.StatusOK, http.StatusInternalServerError)
-	return benchCase{name: name, handler: e, registry: reg, requests: "http_requests_total", cleanup: tracker.Close}, nil
+	a.Metrics.InitEndpoint(http.MethodGet, route, http.StatusOK, http.StatusInternalServerError)
+	return benchCase{name: name, handler: e, registry: reg, requests: "http_requests_total", cleanup: func() {
+		_ = a.Close()
+		_ = os.RemoveAll(dir)
+	}}, nil
 }
 
 // newZsais builds go-gin-prometheus. It registers its metrics with

@@ -262,6 +262,13 @@ func NewLogger(cfg config.Config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, opts))
 }
 
+// Middleware returns the production middleware stack of this App, as its
+// router uses it, for benchmarks that put it in front of a handler of
+// their own.
+func (a *App) Middleware() []gin.HandlerFunc {
+	return handlers.Middleware(handlers.StackOptions{Logger: a.Logger, Metrics: a.Metrics.HTTP, Tracker: a.Tracker, Faults: a.Faults})
+}
+
 // Handler is the service's HTTP handler: the router with its middleware.
 func (a *App) Handler() http.Handler { return a.router }
 
