@@ -383,7 +383,7 @@ func (s *Server) NewDatabase(t testing.TB) string {
 	name := "t_" + strconv.FormatInt(s.dbSeq.Add(1), 10)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := s.exec(ctx, "CREATE DATABASE "+name); err != nil {
+	if err := s.exec(ctx, "CREATE DATABASE "+name+" STRATEGY FILE_COPY"); err != nil {
 		t.Fatalf("create database %s: %v", name, err)
 	}
 	t.Cleanup(func() {
