@@ -112,15 +112,13 @@ func (db *DB) createOrder(ctx context.Context, tx pgx.Tx, n ordersvc.NewOrder, f
 		return ordersvc.Order{}, false, unavailable(err, "create order: insert")
 	}
 	if !inserted {
-		// A concurrent request with the key committed first.
+		// A concurrent request with the key committed first: its order is
+		// the answer (errUndo returns our stock), or IdempotencyMismatch.
 		o, found, err := db.replay(ctx, tx, n.IdempotencyKey, fingerprint)
-		if err != nil {
-			return ordersvc.Order{}, false, err
+		if !found && err == nil {
+			err = unavailable(errors.New("the idempotency key is taken but its order is not visible"), "create order")
 		}
-		if !found {
-			return ordersvc.Order{}, false, unavailable(errors.New("the idempotency key is taken but its order is not visible"), "create order")
-		}
-		return o, false, errUndo
+		return o, false, err
 	}
 	return o, true, nil
 }
