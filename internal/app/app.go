@@ -26,6 +26,7 @@ import (
 	"github.com/ordersvc/ordersvc/faults"
 	"github.com/ordersvc/ordersvc/handlers"
 	"github.com/ordersvc/ordersvc/metrics"
+	"github.com/ordersvc/ordersvc/postgres"
 	"github.com/ordersvc/ordersvc/sqlite"
 )
 
@@ -187,8 +188,16 @@ func (a *App) init(ctx context.Context, opts Options) error {
 	return nil
 }
 
-// openStore opens the store DATABASE_URL names.
+// openStore opens the store DATABASE_URL names: PostgreSQL for
+// postgres:// and postgresql:// URLs, else SQLite.
 func openStore(ctx context.Context, cfg config.Config, observer sqlite.QueryObserver) (Store, error) {
+	if postgres.IsURL(cfg.DatabaseURL) {
+		db, err := postgres.Open(ctx, cfg.DatabaseURL, postgres.Options{Currency: cfg.Currency, Observer: observer})
+		if err != nil {
+			return nil, fmt.Errorf("open the store: %w", err) // postgres.Open's errors never hold the password
+		}
+		return db, nil
+	}
 	path, err := sqlite.PathFromURL(cfg.DatabaseURL)
 	if err != nil {
 		return nil, &config.Error{Var: "DATABASE_URL", Reason: err.Error()}
