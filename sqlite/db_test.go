@@ -3,29 +3,22 @@ package sqlite
 import (
 	"context"
 	"path/filepath"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/ordersvc/ordersvc"
 )
 
-type observed struct {
-	mu  sync.Mutex
-	ops map[string]int
-}
+// The store's behaviour is tested by the conformance suite
+// (conformance_test.go); this file tests what only SQLite has: its URLs
+// and its database file.
 
-func (o *observed) ObserveQuery(op, table string, _ time.Duration) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.ops[op+" "+table]++
-}
-
-func TestMigrationsAreIdempotentAndQueriesTimed(t *testing.T) {
+// TestReopenKeepsDataAndMigratesOnce closes and reopens one database file
+// (in a directory Open creates): the migrations run again without error,
+// the data is still there, and the seed does not run twice.
+func TestReopenKeepsDataAndMigratesOnce(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "x", "db.sqlite")
-	obs := &observed{ops: map[string]int{}}
 	ctx := context.Background()
-	db, err := Open(ctx, path, Options{Observer: obs, Currency: "EUR"})
+	db, err := Open(ctx, path, Options{Currency: "EUR"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +32,7 @@ func TestMigrationsAreIdempotentAndQueriesTimed(t *testing.T) {
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	db, err = Open(ctx, path, Options{Observer: obs})
+	db, err = Open(ctx, path, Options{})
 	if err != nil {
 		t.Fatalf("reopen (migrations again): %v", err)
 	}
@@ -51,33 +44,8 @@ func TestMigrationsAreIdempotentAndQueriesTimed(t *testing.T) {
 	if err != nil || s.Orders != 1 || s.Revenue[ordersvc.OrderInStore] != ordersvc.SumOf(1050) {
 		t.Errorf("summary = %+v, %v", s, err)
 	}
-	for _, op := range []string{"update products", "insert orders", "upsert order_totals", "select order_totals", "select products"} {
-		if obs.ops[op] == 0 {
-			t.Errorf("query %q was not timed: %v", op, obs.ops)
-		}
-	}
-}
-
-func TestCatalogIsBounded(t *testing.T) {
-	db, err := Open(context.Background(), filepath.Join(t.TempDir(), "db"), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	ctx := context.Background()
-	for i := 0; i < ordersvc.MaxProducts; i++ {
-		p := ordersvc.Product{ID: "p-" + time.Duration(i).String(), Name: "n", UnitPrice: 1, Stock: 1}
-		if _, err := db.UpsertProduct(ctx, p); err != nil {
-			t.Fatalf("product %d: %v", i, err)
-		}
-	}
-	_, err = db.UpsertProduct(ctx, ordersvc.Product{ID: "one-too-many", Name: "n", UnitPrice: 1, Stock: 1})
-	if ordersvc.KindOf(err) != ordersvc.KindConflict {
-		t.Errorf("catalog over %d products: %v, want a conflict", ordersvc.MaxProducts, err)
-	}
-	// Updating an existing product is still allowed.
-	if created, err := db.UpsertProduct(ctx, ordersvc.Product{ID: "p-0s", Name: "m", UnitPrice: 2, Stock: 0}); err != nil || created {
-		t.Errorf("update in a full catalog: %v %v", created, err)
+	if got, err := db.Order(ctx, o.ID); err != nil || got != o {
+		t.Errorf("order after reopen = %+v, %v; want %+v", got, err, o)
 	}
 }
 

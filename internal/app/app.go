@@ -27,6 +27,7 @@ import (
 	"github.com/ordersvc/ordersvc/faults"
 	"github.com/ordersvc/ordersvc/handlers"
 	"github.com/ordersvc/ordersvc/metrics"
+	"github.com/ordersvc/ordersvc/postgres"
 	"github.com/ordersvc/ordersvc/sqlite"
 )
 
@@ -243,6 +244,12 @@ func openStore(ctx context.Context, cfg config.Config, observer sqlite.QueryObse
 		db, err := sqlite.Open(ctx, cfg.Database.Path, sqlite.Options{Currency: cfg.Currency, Observer: observer})
 		if err != nil {
 			return nil, fmt.Errorf("open the store: %w", err)
+		}
+		return db, nil
+	case config.DriverPostgres:
+		db, err := postgres.Open(ctx, cfg.Database.URL, postgres.Options{Currency: cfg.Currency, Observer: observer})
+		if err != nil {
+			return nil, fmt.Errorf("open the store: %w", err) // postgres.Open's errors never hold the password
 		}
 		return db, nil
 	}
