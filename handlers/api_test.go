@@ -346,3 +346,20 @@ func TestProbesAnswerHead(t *testing.T) {
 		t.Errorf("HEAD /readyz with the database closed = %d, want 503", w.Code)
 	}
 }
+
+// TestPoolGauges: db_pool_connections reports SQLite's two pools, by state.
+func TestPoolGauges(t *testing.T) {
+	e := newEnv(t)
+	e.do("GET", "/inventory", "")
+	m := e.metrics()
+	for _, pool := range []string{"read", "write"} {
+		for _, state := range []string{"in_use", "idle"} {
+			if _, ok := m["db_pool_connections|pool="+pool+"|state="+state]; !ok {
+				t.Errorf("db_pool_connections{pool=%q,state=%q} missing", pool, state)
+			}
+		}
+	}
+	if v := m["db_pool_connections|pool=write|state=in_use"] + m["db_pool_connections|pool=write|state=idle"]; v != 1 {
+		t.Errorf("the write pool holds %v connections, want exactly 1 (the single writer)", v)
+	}
+}

@@ -27,12 +27,9 @@
 // are bigint Unix nanoseconds, because Alertmanager's startsAt carries
 // nanoseconds and is part of an alert's identity.
 //
-// Pool statistics: DB has the method
-//
-//	PoolStats() (inUse, idle int)
-//
-// which the metrics package can read at scrape time, through its own
-// one-method interface, as db_pool_connections{pool="main",state="in_use"|"idle"}.
+// Pool statistics: PoolStats reports the one pool ("main"), which the
+// metrics package reads at scrape time as
+// db_pool_connections{pool="main",state="in_use"|"idle"}.
 package postgres
 
 import (
@@ -164,9 +161,9 @@ func (db *DB) Ping(ctx context.Context) error {
 
 // PoolStats reports how many connections of the pool are in use and how
 // many are idle, for db_pool_connections.
-func (db *DB) PoolStats() (inUse, idle int) {
+func (db *DB) PoolStats() []ordersvc.PoolStat {
 	s := db.pool.Stat()
-	return int(s.AcquiredConns()), int(s.IdleConns())
+	return []ordersvc.PoolStat{{Pool: "main", InUse: int(s.AcquiredConns()), Idle: int(s.IdleConns())}}
 }
 
 // migrate applies every embedded migration not yet recorded in

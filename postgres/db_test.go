@@ -220,12 +220,17 @@ func TestPoolStats(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	inUse, idle := db.PoolStats()
+	stats := db.PoolStats()
 	conn.Release()
+	if len(stats) != 1 || stats[0].Pool != "main" {
+		t.Fatalf("PoolStats = %+v, want one pool named main", stats)
+	}
+	inUse, idle := stats[0].InUse, stats[0].Idle
 	if inUse != 1 || idle < 0 || inUse+idle > 3 {
 		t.Errorf("PoolStats with one connection held = %d in use, %d idle; want 1 in use, at most 3 in all", inUse, idle)
 	}
-	if inUse, idle := db.PoolStats(); inUse != 0 || idle < 1 {
+	if st := db.PoolStats()[0]; st.InUse != 0 || st.Idle < 1 {
+		inUse, idle := st.InUse, st.Idle
 		t.Errorf("PoolStats after release = %d in use, %d idle; want 0, ≥1", inUse, idle)
 	}
 }

@@ -17,7 +17,9 @@ import (
 	"strings"
 	"time"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+	_ "modernc.org/sqlite"
+
+	"github.com/ordersvc/ordersvc" // registers the "sqlite" database/sql driver
 )
 
 //go:embed migrations/*.sql
@@ -160,4 +162,14 @@ func (db *DB) timed(operation, table string, fn func() error) error {
 	err := fn()
 	db.observer.ObserveQuery(operation, table, time.Since(start))
 	return err
+}
+
+// PoolStats reports the write pool (one connection: the single writer)
+// and the read pool, for db_pool_connections.
+func (db *DB) PoolStats() []ordersvc.PoolStat {
+	w, r := db.write.Stats(), db.read.Stats()
+	return []ordersvc.PoolStat{
+		{Pool: "write", InUse: w.InUse, Idle: w.Idle},
+		{Pool: "read", InUse: r.InUse, Idle: r.Idle},
+	}
 }

@@ -172,6 +172,9 @@ func (a *App) init(ctx context.Context, opts Options) error {
 	if err := metrics.RegisterInventory(a.Registry, a.Store); err != nil {
 		return err
 	}
+	if err := metrics.RegisterPools(a.Registry, a.Store); err != nil {
+		return err
+	}
 	var forwarder handlers.AlertForwarder = a.Tracker
 	if opts.AlertForwarder != nil {
 		forwarder = opts.AlertForwarder
