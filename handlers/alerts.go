@@ -2,9 +2,11 @@ package handlers
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -13,6 +15,40 @@ import (
 	"github.com/ordersvc/ordersvc"
 	"github.com/ordersvc/ordersvc/problem"
 )
+
+// HeartbeatRecorder records a Watchdog heartbeat delivered through a
+// receiver (watchdog.Switch implements it).
+type HeartbeatRecorder interface {
+	Beat(ctx context.Context, receiver string) error
+}
+
+// heartbeatView is GET /alerts/heartbeat.
+type heartbeatView struct {
+	State   string `json:"state"`
+	Timeout string `json:"timeout"`
+	ordersvc.Heartbeat
+	// AgeSeconds is how long ago the last heartbeat arrived.
+	AgeSeconds *float64 `json:"age_seconds,omitempty"`
+}
+
+// heartbeat is GET /alerts/heartbeat: the dead man's switch's state.
+func (h *api) heartbeat(c *gin.Context) {
+	if h.Heartbeats == nil {
+		h.fail(c, ordersvc.Errorf(ordersvc.KindNotFound, "the heartbeat is not kept"))
+		return
+	}
+	hb, err := h.Heartbeats.Heartbeat(c.Request.Context())
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	v := heartbeatView{State: hb.State(), Timeout: h.HeartbeatTimeout.String(), Heartbeat: hb}
+	if !hb.LastReceivedAt.IsZero() {
+		age := time.Since(hb.LastReceivedAt).Seconds()
+		v.AgeSeconds = &age
+	}
+	c.JSON(http.StatusOK, v)
+}
 
 // AlertForwarder sends firing critical alerts on (to Sentry). It must not
 // block: the webhook answers Alertmanager without waiting for it.
@@ -166,6 +202,14 @@ func (h *api) receiveAlerts(c *gin.Context) {
 	if err != nil {
 		h.fail(c, err)
 		return
+	}
+	if h.Heartbeat != nil && slices.ContainsFunc(n.Alerts, ordersvc.IsHeartbeat) {
+		// A failure is a 503, so Alertmanager retries: the alerts above
+		// are stored idempotently, and the heartbeat must not be lost.
+		if err := h.Heartbeat.Beat(c.Request.Context(), n.Receiver); err != nil {
+			h.fail(c, err)
+			return
+		}
 	}
 	created := 0
 	for _, ch := range changes {

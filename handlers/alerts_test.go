@@ -329,3 +329,32 @@ func TestListAlertsLimitMessage(t *testing.T) {
 		t.Errorf("limit=500: %d", w.Code)
 	}
 }
+
+// TestHeartbeatEndpoint: a Watchdog delivery moves the dead man's switch
+// from never to ok, through GET /alerts/heartbeat and the gauge; the
+// endpoint is admin-only.
+func TestHeartbeatEndpoint(t *testing.T) {
+	e := newEnv(t)
+	hb := decode[map[string]any](t, e.admin("GET", "/alerts/heartbeat", ""))
+	if hb["state"] != "never" || e.metric("alert_heartbeat_last_received_timestamp_seconds") != 0 {
+		t.Fatalf("before any heartbeat: %v, gauge %v", hb, e.metric("alert_heartbeat_last_received_timestamp_seconds"))
+	}
+	before := time.Now()
+	wd := strings.Replace(payload("firing", alertJSON("firing", "wd1", "Watchdog", "none")), `"receiver":"paging"`, `"receiver":"heartbeat"`, 1)
+	for range 3 {
+		if code := e.webhook(wd); code != 200 {
+			t.Fatalf("webhook = %d", code)
+		}
+	}
+	hb = decode[map[string]any](t, e.admin("GET", "/alerts/heartbeat", ""))
+	if hb["state"] != "ok" || hb["receiver"] != "heartbeat" || hb["timeout"] != "5m0s" || hb["outages"] != 0.0 {
+		t.Errorf("after heartbeats: %v", hb)
+	}
+	if v := e.metric("alert_heartbeat_last_received_timestamp_seconds"); v < float64(before.Unix()) {
+		t.Errorf("gauge = %v, want the time of the last heartbeat (≥ %d)", v, before.Unix())
+	}
+	if n := len(e.alerts("")); n != 1 {
+		t.Errorf("%d alert records after three heartbeats, want the one Watchdog record", n)
+	}
+	problemOf(t, e.do("GET", "/alerts/heartbeat", ""), 401)
+}

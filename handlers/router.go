@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync/atomic"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -35,11 +36,18 @@ type Deps struct {
 	Alerts    ordersvc.AlertService
 	// AlertForwarder receives new firing critical alerts; nil forwards nothing.
 	AlertForwarder AlertForwarder
-	DB             Pinger
-	Metrics        *metrics.Metrics
-	Tracker        *errortracking.Tracker
-	Faults         *faults.Injector
-	Logger         *slog.Logger
+	// Heartbeat records Watchdog heartbeats (the dead man's switch); nil
+	// records none.
+	Heartbeat HeartbeatRecorder
+	// Heartbeats reads the switch's state for GET /alerts/heartbeat;
+	// HeartbeatTimeout is HEARTBEAT_TIMEOUT (0 = the switch is off).
+	Heartbeats       ordersvc.HeartbeatService
+	HeartbeatTimeout time.Duration
+	DB               Pinger
+	Metrics          *metrics.Metrics
+	Tracker          *errortracking.Tracker
+	Faults           *faults.Injector
+	Logger           *slog.Logger
 	// Draining, when set and true, makes /readyz answer 503 so load
 	// balancers stop sending traffic while the server shuts down.
 	Draining *atomic.Bool
@@ -125,6 +133,7 @@ func NewRouter(d Deps) *gin.Engine {
 		{"GET", "/admin/faults", []int{200, 500}, []gin.HandlerFunc{admin, h.getFaults}},
 		{"POST", "/webhooks/alertmanager", []int{200, 500, 503}, []gin.HandlerFunc{webhook, h.receiveAlerts}},
 		{"GET", "/alerts", []int{200, 500}, []gin.HandlerFunc{admin, h.listAlerts}},
+		{"GET", "/alerts/heartbeat", []int{200, 500}, []gin.HandlerFunc{admin, h.heartbeat}},
 		{"GET", "/metrics", nil, []gin.HandlerFunc{gin.WrapH(d.Metrics.Handler(promLogger{d.Logger}))}},
 		{"GET", "/healthz", nil, []gin.HandlerFunc{h.healthz}},
 		{"HEAD", "/healthz", nil, []gin.HandlerFunc{h.healthz}}, // probes often use HEAD

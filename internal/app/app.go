@@ -29,6 +29,7 @@ import (
 	"github.com/ordersvc/ordersvc/metrics"
 	"github.com/ordersvc/ordersvc/postgres"
 	"github.com/ordersvc/ordersvc/sqlite"
+	"github.com/ordersvc/ordersvc/watchdog"
 )
 
 // Server timeouts. WriteTimeout stays above the largest injected latency,
@@ -47,6 +48,7 @@ type Store interface {
 	ordersvc.InventoryService
 	ordersvc.ReportService
 	ordersvc.AlertService
+	ordersvc.HeartbeatService
 	// Ping checks that the database answers; /readyz uses it.
 	Ping(ctx context.Context) error
 	// SeedIfEmpty stores products when the catalog is empty and reports
@@ -99,6 +101,8 @@ type App struct {
 	Tracker *errortracking.Tracker
 	// Faults is the fault injector the admin API drives.
 	Faults *faults.Injector
+	// Watchdog is the dead man's switch on the Watchdog heartbeat.
+	Watchdog *watchdog.Switch
 
 	build    metrics.BuildInfo
 	router   *gin.Engine
@@ -175,22 +179,31 @@ func (a *App) init(ctx context.Context, opts Options) error {
 	if err := metrics.RegisterPools(a.Registry, a.Store); err != nil {
 		return err
 	}
+	if err := metrics.RegisterHeartbeat(a.Registry, a.Store); err != nil {
+		return err
+	}
+	a.Watchdog = &watchdog.Switch{Store: a.Store, Reporter: a.Tracker, Logger: a.Logger, Timeout: a.Config.HeartbeatTimeout}
 	var forwarder handlers.AlertForwarder = a.Tracker
 	if opts.AlertForwarder != nil {
 		forwarder = opts.AlertForwarder
 	}
 	a.router = handlers.NewRouter(handlers.Deps{
 		Orders: a.Store, Inventory: a.Store, Reports: a.Store, Alerts: a.Store, DB: a.Store,
-		AlertForwarder: forwarder, Metrics: a.Metrics, Tracker: a.Tracker, Faults: a.Faults,
+		AlertForwarder: forwarder, Heartbeat: a.Watchdog, Heartbeats: a.Store, HeartbeatTimeout: a.Config.HeartbeatTimeout,
+		Metrics: a.Metrics, Tracker: a.Tracker, Faults: a.Faults,
 		Logger: a.Logger, Draining: &a.draining,
 		AdminToken: a.Config.AdminToken, WebhookToken: a.Config.AlertWebhookToken,
 	})
 	bgCtx, stop := context.WithCancel(context.Background())
 	a.stop = stop
-	a.bg.Add(1)
+	a.bg.Add(2)
 	a.Tracker.Go(bgCtx, "alert-retention", func(ctx context.Context) {
 		defer a.bg.Done()
 		a.pruneAlerts(ctx, opts.PruneInterval)
+	})
+	a.Tracker.Go(bgCtx, "dead-mans-switch", func(ctx context.Context) {
+		defer a.bg.Done()
+		a.Watchdog.Run(ctx)
 	})
 	a.server = &http.Server{
 		Handler:           a.router,

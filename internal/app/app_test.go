@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ordersvc/ordersvc/errortracking/sentrytest"
 	"github.com/ordersvc/ordersvc/internal/app"
 	"github.com/ordersvc/ordersvc/internal/testkit"
 )
@@ -164,4 +165,55 @@ func TestRetentionDeletesResolvedAlerts(t *testing.T) {
 		return len(got) == 1 && got[0].Fingerprint == "stays", fmt.Sprintf("%d alerts", len(got))
 	})
 	t.Logf("resolved alert deleted %s after delivery (retention 1s)", d.Round(time.Millisecond))
+}
+
+// TestDeadMansSwitchReportsOnce: after a heartbeat, silence for
+// HEARTBEAT_TIMEOUT sends exactly one "alerting pipeline silent" event to
+// Sentry (level error, stable fingerprint), and the next heartbeat one
+// recovery in the same issue.
+func TestDeadMansSwitchReportsOnce(t *testing.T) {
+	sink := sentrytest.New(t, sentrytest.Options{})
+	const timeout = 5 * time.Second
+	svc := testkit.NewService(t, testkit.ServiceOptions{Env: map[string]string{
+		"HEARTBEAT_TIMEOUT": timeout.String(), "SENTRY_DSN": sink.DSN(),
+	}})
+	wd := `{"version":"4","status":"firing","receiver":"heartbeat","groupKey":"wd","alerts":[{"status":"firing",` +
+		`"labels":{"alertname":"Watchdog","severity":"none"},"annotations":{},"startsAt":"2026-11-21T10:00:00Z",` +
+		`"endsAt":"0001-01-01T00:00:00Z","fingerprint":"wd"}]}`
+	if w := svc.Webhook(wd); w.Code != http.StatusOK {
+		t.Fatalf("heartbeat: %d %s", w.Code, w.Body)
+	}
+	last := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*timeout)
+	defer cancel()
+	evs, err := sink.WaitEvents(ctx, "event", 1)
+	if err != nil {
+		t.Fatalf("no silence event: %v", err)
+	}
+	detected := time.Since(last)
+	if ev := evs[0]; ev.Level != "error" || !strings.Contains(ev.Message, "alerting pipeline silent") ||
+		strings.Join(ev.Fingerprint, "/") != "ordersvc/alerting-pipeline-silent" {
+		t.Errorf("silence event: level %q message %q fingerprint %v", ev.Level, ev.Message, ev.Fingerprint)
+	}
+	if detected < timeout || detected > timeout+timeout/10 {
+		t.Errorf("detected after %s, want within [%s, %s + 10%%]", detected, timeout, timeout)
+	}
+	time.Sleep(2 * time.Second) // more checks: still one event
+	if n := sink.Count("event"); n != 1 {
+		t.Fatalf("%d events during one outage, want 1", n)
+	}
+	if hb := svc.Admin("GET", "/alerts/heartbeat", ""); !strings.Contains(hb.Body.String(), `"state":"silent"`) {
+		t.Errorf("heartbeat during the outage: %s", hb.Body)
+	}
+	if w := svc.Webhook(wd); w.Code != http.StatusOK {
+		t.Fatalf("heartbeat: %d", w.Code)
+	}
+	evs, err = sink.WaitEvents(ctx, "event", 2)
+	if err != nil {
+		t.Fatalf("no recovery event: %v", err)
+	}
+	if ev := evs[1]; ev.Level != "info" || !strings.Contains(ev.Message, "recovered") {
+		t.Errorf("recovery event: level %q message %q", ev.Level, ev.Message)
+	}
+	t.Logf("silence detected %s after the last heartbeat (timeout %s); events %d", detected.Round(10*time.Millisecond), timeout, sink.Count("event"))
 }

@@ -44,6 +44,10 @@ func testQueriesAreTimed(t *testing.T, open Opener) {
 	mustf(t, err, "list alerts")
 	_, err = s.DeleteResolvedAlerts(ctx, alertStart)
 	mustf(t, err, "retention")
+	_, err = s.RecordHeartbeat(ctx, "heartbeat", alertStart)
+	mustf(t, err, "heartbeat")
+	_, _, err = s.ClaimSilence(ctx, alertStart.Add(time.Hour), time.Minute)
+	mustf(t, err, "claim silence")
 	if got, want := rec.labels(), QueryLabels(); !reflect.DeepEqual(got, want) {
 		t.Errorf("timed queries %v, want exactly %v", got, want)
 	}

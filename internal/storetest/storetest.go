@@ -25,6 +25,7 @@ type Store interface {
 	ordersvc.InventoryService
 	ordersvc.ReportService
 	ordersvc.AlertService
+	ordersvc.HeartbeatService
 	Ping(ctx context.Context) error
 	SeedIfEmpty(ctx context.Context, products []ordersvc.Product) (bool, error)
 	Close() error
@@ -58,8 +59,8 @@ type Opener func(t *testing.T, cfg Config) Store
 func QueryLabels() []string {
 	return []string{
 		"delete alerts", "insert alert_deliveries", "insert alerts", "insert orders", "select alerts",
-		"select order_totals", "select orders", "select products", "update alerts", "update products",
-		"upsert order_totals", "upsert products",
+		"select heartbeat", "select order_totals", "select orders", "select products", "update alerts",
+		"update heartbeat", "update products", "upsert order_totals", "upsert products",
 	}
 }
 
@@ -74,6 +75,7 @@ func Run(t *testing.T, open Opener) {
 		{"Products", productTests},
 		{"Reports", reportTests},
 		{"Alerts", alertTests},
+		{"Heartbeat", heartbeatTests},
 		{"Store", storeTests},
 	}
 	for _, g := range groups {
