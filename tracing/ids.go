@@ -54,10 +54,12 @@ func withSpanIDs(ctx context.Context, sc trace.SpanContext) *spanCtx {
 	return c
 }
 
-// ids returns the hex trace and span ids of the span in ctx, and whether
-// there is one with a valid span context. The ids of the request's server
-// span come from the middleware's cache; a child span's id is encoded.
-func ids(ctx context.Context) (traceID, spanID string, ok bool) {
+// IDs returns the hex trace and span ids of the span in ctx, sampled or
+// not, and false when ctx holds no valid span context. It is what log
+// lines and error reports carry to link to a trace; within a request
+// served through the middleware the server span's ids cost no allocation
+// (a child span's id is encoded on each call).
+func IDs(ctx context.Context) (traceID, spanID string, ok bool) {
 	sc := trace.SpanContextFromContext(ctx)
 	if !sc.IsValid() {
 		return "", "", false
@@ -85,15 +87,16 @@ func TraceID(ctx context.Context) (string, bool) {
 	if !sc.IsSampled() || !sc.IsValid() {
 		return "", false
 	}
-	id, _, _ := ids(ctx)
+	id, _, _ := IDs(ctx)
 	return id, true
 }
 
-// ContextWithNewTrace returns ctx carrying a new trace: random trace and
-// span ids, sampled or not, as a remote caller's span would be. It is for
-// clients with no tracer of their own (cmd/loadgen): with Transport, every
-// request then sends a traceparent of a fresh trace. It returns the hex
-// trace id, to print or to look the trace up.
+// ContextWithNewTrace returns ctx carrying the span context of a new
+// trace (random trace and span ids, the sampled flag as given, nothing
+// recorded). It is for clients with no tracer of their own (cmd/loadgen):
+// through Transport, a request made with it sends the traceparent of a
+// fresh trace, which the service continues. It returns the hex trace id,
+// to print or to look the trace up.
 func ContextWithNewTrace(ctx context.Context, sampled bool) (context.Context, string) {
 	var cfg trace.SpanContextConfig
 	for cfg.TraceID == (trace.TraceID{}) || cfg.SpanID == (trace.SpanID{}) {

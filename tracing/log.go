@@ -44,7 +44,7 @@ func (h logHandler) Handle(ctx context.Context, r slog.Record) error {
 		return h.next.Handle(ctx, r)
 	}
 	rid := httpx.RequestID(ctx)
-	tid, sid, traced := ids(ctx)
+	tid, sid, traced := IDs(ctx)
 	if rid == "" && !traced {
 		return h.next.Handle(ctx, r)
 	}

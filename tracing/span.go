@@ -81,7 +81,8 @@ func (p *Provider) StartQuery(ctx context.Context, system, operation, table stri
 // span in ctx, for work inside a request worth its own span (webhook
 // processing, Sentry forwarding); attrs are set on it. Like StartQuery it
 // returns ctx and the zero Span when there is nothing to record. name must
-// be a constant, never input.
+// be a constant, never input. Passing attrs costs their slice even with
+// tracing off: for work that is not per query.
 func (p *Provider) StartSpan(ctx context.Context, name string, attrs ...attribute.KeyValue) (context.Context, Span) {
 	if !p.Enabled() || !trace.SpanFromContext(ctx).IsRecording() {
 		return ctx, Span{}
