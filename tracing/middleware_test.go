@@ -11,6 +11,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/ordersvc/ordersvc/config"
 	"github.com/ordersvc/ordersvc/internal/httpx"
@@ -342,6 +343,9 @@ func TestOffCostsNothing(t *testing.T) {
 		TraceID(ctx)
 	}); a != 0 && !raceEnabled {
 		t.Errorf("StartQuery, StartSpan, TraceID with tracing off: %v allocations, want 0", a)
+	}
+	if _, ok := p.TracerProvider().(noop.TracerProvider); !ok {
+		t.Errorf("disabled TracerProvider is %T, want the no-op one", p.TracerProvider())
 	}
 	var nilP *Provider
 	if nilP.Enabled() || nilP.Shutdown(context.Background()) != nil || nilP.ForceFlush(context.Background()) != nil {

@@ -32,6 +32,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/ordersvc/ordersvc/config"
 )
@@ -217,6 +218,16 @@ func (p *Provider) Tracer() trace.Tracer {
 		return noopTracer
 	}
 	return p.tracer
+}
+
+// TracerProvider returns the OpenTelemetry tracer provider behind p (a
+// no-op one when p is disabled), for instrumentation that takes one, such
+// as the otelgin peer of the benchmarks. The service itself uses p.
+func (p *Provider) TracerProvider() trace.TracerProvider {
+	if !p.Enabled() {
+		return noop.NewTracerProvider()
+	}
+	return p.sdk
 }
 
 // Propagator returns the propagator p reads and writes trace context with.
