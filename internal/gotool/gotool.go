@@ -1,10 +1,12 @@
 // Package gotool builds the pinned Go tools of the tools/ module
-// (prometheus, promtool, alertmanager, amtool) for tests, once per version.
+// (prometheus, promtool, alertmanager, amtool) and of the modules nested in
+// it (jaeger, whose dependencies clash with Prometheus's) for tests, once per
+// version.
 //
 // Binaries are cached under the user cache directory, keyed by a digest of
-// tools/go.mod and tools/go.sum, so repeated test runs (and parallel test
-// packages) build each tool once. Building is not optional: a test that needs
-// a tool fails loudly when it cannot be built.
+// the go.mod and go.sum of the tool's module, so repeated test runs (and
+// parallel test packages) build each tool once. Building is not optional: a
+// test that needs a tool fails loudly when it cannot be built.
 package gotool
 
 import (
@@ -27,6 +29,18 @@ var Packages = map[string]string{
 	"promtool":     "github.com/prometheus/prometheus/cmd/promtool",
 	"alertmanager": "github.com/prometheus/alertmanager/cmd/alertmanager",
 	"amtool":       "github.com/prometheus/alertmanager/cmd/amtool",
+	"jaeger":       "github.com/jaegertracing/jaeger/cmd/jaeger",
+}
+
+// moduleDir returns the directory, relative to the repository root, of the
+// Go module that pins the named tool: tools/ unless the tool needs a module
+// of its own.
+func moduleDir(name string) string {
+	switch name {
+	case "jaeger":
+		return filepath.Join("tools", "jaeger")
+	}
+	return "tools"
 }
 
 // RepoRoot returns the module root of this repository (the directory with
@@ -51,7 +65,7 @@ func RepoRoot() (string, error) {
 }
 
 // Build returns the path of the named tool's binary, building it if the
-// cache does not hold it for the current tools/go.sum.
+// cache does not hold it for the current go.mod and go.sum of its module.
 func Build(name string) (string, error) {
 	pkg, ok := Packages[name]
 	if !ok {
@@ -61,12 +75,13 @@ func Build(name string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	toolsDir := filepath.Join(root, "tools")
+	modDir := moduleDir(name)
+	toolsDir := filepath.Join(root, modDir)
 	h := sha256.New()
 	for _, f := range []string{"go.mod", "go.sum"} {
 		b, err := os.ReadFile(filepath.Join(toolsDir, f))
 		if err != nil {
-			return "", fmt.Errorf("read tools/%s: %w", f, err)
+			return "", fmt.Errorf("read %s: %w", filepath.Join(modDir, f), err)
 		}
 		h.Write(b)
 	}
@@ -106,7 +121,7 @@ func Build(name string) (string, error) {
 	cmd.Dir = toolsDir
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOWORK=off")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build %s in tools/: %w\n%s", pkg, err, out)
+		return "", fmt.Errorf("go build %s in %s: %w\n%s", pkg, modDir, err, out)
 	}
 	if err := os.Rename(tmp, bin); err != nil {
 		return "", fmt.Errorf("install %s: %w", name, err)
