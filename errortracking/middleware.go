@@ -1,6 +1,7 @@
 package errortracking
 
 import (
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,6 +15,7 @@ import (
 	"github.com/ordersvc/ordersvc"
 	"github.com/ordersvc/ordersvc/internal/httpx"
 	"github.com/ordersvc/ordersvc/problem"
+	"github.com/ordersvc/ordersvc/tracing"
 )
 
 // Middleware recovers a panic in the rest of the chain: the client gets a
@@ -117,6 +119,7 @@ func (t *Tracker) recovered(c *gin.Context, v any, hub *sentry.Hub) {
 	if t.panics != nil {
 		t.panics.PanicRecovered(endpoint)
 	}
+	tracing.RecordPanic(c.Request.Context(), v)
 	t.logger.LogAttrs(c.Request.Context(), slog.LevelError, "panic recovered",
 		slog.String("request_id", httpx.RequestID(c.Request.Context())),
 		slog.String("method", c.Request.Method),
@@ -180,6 +183,19 @@ func (t *Tracker) captureRequest(c *gin.Context, hub *sentry.Hub, ev *sentry.Eve
 				tags[key] = value
 			}
 		})
+	}
+	// The request's OpenTelemetry trace: the tag links the Sentry issue to
+	// the trace, its log lines and its exemplar, all by one id.
+	if traceID, spanID, ok := tracing.IDs(c.Request.Context()); ok {
+		tags[TagTraceID] = traceID
+		// Without a Sentry transaction the scope's propagation context
+		// becomes the event's trace context: make it the request's trace.
+		var pc sentry.PropagationContext
+		if _, err := hex.Decode(pc.TraceID[:], []byte(traceID)); err == nil {
+			if _, err := hex.Decode(pc.SpanID[:], []byte(spanID)); err == nil {
+				hub.Scope().SetPropagationContext(pc)
+			}
+		}
 	}
 	hub.Scope().SetTags(tags)
 	ev.Transaction = transactionName(c)

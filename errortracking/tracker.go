@@ -48,6 +48,7 @@ const (
 	TagRequestID  = "request_id"
 	TagStatusCode = "status_code"
 	TagGoroutine  = "goroutine"
+	TagTraceID    = "trace_id"
 )
 
 // maxValueLen bounds strings taken from panics and requests into an event.

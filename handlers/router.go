@@ -20,6 +20,7 @@ import (
 	"github.com/ordersvc/ordersvc/internal/httpx"
 	"github.com/ordersvc/ordersvc/metrics"
 	"github.com/ordersvc/ordersvc/problem"
+	"github.com/ordersvc/ordersvc/tracing"
 )
 
 // Pinger checks that a dependency answers; /readyz uses it.
@@ -47,7 +48,9 @@ type Deps struct {
 	Metrics          *metrics.Metrics
 	Tracker          *errortracking.Tracker
 	Faults           *faults.Injector
-	Logger           *slog.Logger
+	// Tracing serves requests in spans; nil is off.
+	Tracing *tracing.Provider
+	Logger  *slog.Logger
 	// Draining, when set and true, makes /readyz answer 503 so load
 	// balancers stop sending traffic while the server shuts down.
 	Draining *atomic.Bool
@@ -71,20 +74,28 @@ type StackOptions struct {
 	Metrics *metrics.HTTPMetrics
 	Tracker *errortracking.Tracker
 	Faults  *faults.Injector
+	// Tracing serves each request in a server span; nil or disabled adds
+	// no middleware at all.
+	Tracing *tracing.Provider
 }
 
 // Middleware returns the production middleware stack, outermost first:
-// request id, access log, RED metrics (which must see the status the client
+// request id, the tracing server span (when tracing is on: the access log,
+// the metrics' exemplars and error tracking read the span from the
+// context), access log, RED metrics (which must see the status the client
 // got, so it wraps recovery), panic recovery and error reporting, fault
 // injection. The server and the benchmarks both build it here.
 func Middleware(o StackOptions) []gin.HandlerFunc {
-	return []gin.HandlerFunc{
-		requestID(),
+	stack := []gin.HandlerFunc{requestID()}
+	if o.Tracing.Enabled() {
+		stack = append(stack, o.Tracing.Middleware())
+	}
+	return append(stack,
 		accessLog(o.Logger),
 		o.Metrics.Middleware(),
 		o.Tracker.Middleware(),
 		o.Faults.Middleware(FaultableRoutes()),
-	}
+	)
 }
 
 // route is one entry of the route table.
@@ -112,7 +123,7 @@ func NewRouter(d Deps) *gin.Engine {
 	e.RedirectFixedPath = false
 	e.HandleMethodNotAllowed = true
 	e.ContextWithFallback = true
-	e.Use(Middleware(StackOptions{Logger: d.Logger, Metrics: d.Metrics.HTTP, Tracker: d.Tracker, Faults: d.Faults})...)
+	e.Use(Middleware(StackOptions{Logger: d.Logger, Metrics: d.Metrics.HTTP, Tracker: d.Tracker, Faults: d.Faults, Tracing: d.Tracing})...)
 	e.NoRoute(func(c *gin.Context) {
 		problem.Write(c.Writer, c.Request, problem.New(http.StatusNotFound, problem.SlugNotFound, "no route for this path"))
 	})

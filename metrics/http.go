@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"context"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,6 +28,9 @@ type HTTPMetrics struct {
 	inFlight prometheus.Gauge
 
 	endpoints sync.Map // route template → *endpointMetrics
+	// traceID, when set, names the sampled trace of a request, recorded as
+	// a trace_id exemplar (see EnableExemplars).
+	traceID func(context.Context) (string, bool)
 }
 
 type endpointMetrics struct {
@@ -105,11 +109,20 @@ func (h *HTTPMetrics) initRoute(method, endpoint string, statuses []int) {
 	}
 }
 
+// EnableExemplars makes the middleware attach a trace_id exemplar to the
+// duration and count of every request traceID names a sampled trace for
+// (exposed in the OpenMetrics format). Call it before the middleware is
+// built; without it, recording stays allocation-free.
+func (h *HTTPMetrics) EnableExemplars(traceID func(context.Context) (string, bool)) {
+	h.traceID = traceID
+}
+
 // Middleware records http_requests_total, http_request_duration_seconds and
 // http_requests_in_flight. It must run outermost (before panic recovery) so
 // that it sees the status the client received; it records in a defer, so
 // even a panic that escapes every handler is counted, as a 500.
 func (h *HTTPMetrics) Middleware() gin.HandlerFunc {
+	traceID := h.traceID
 	return func(c *gin.Context) {
 		path := c.FullPath()
 		if httpx.IsProbe(path) {
@@ -127,8 +140,19 @@ func (h *HTTPMetrics) Middleware() gin.HandlerFunc {
 			e := h.endpoint(path)
 			idx := httpx.MethodIndex(c.Request.Method)
 			mm := h.method(e, idx)
-			mm.duration.Observe(time.Since(start).Seconds())
-			h.counter(e, mm, idx, status).Inc()
+			elapsed := time.Since(start).Seconds()
+			counter := h.counter(e, mm, idx, status)
+			if traceID != nil {
+				if id, ok := traceID(c.Request.Context()); ok {
+					exemplar := prometheus.Labels{"trace_id": id}
+					mm.duration.(prometheus.ExemplarObserver).ObserveWithExemplar(elapsed, exemplar)
+					counter.(prometheus.ExemplarAdder).AddWithExemplar(1, exemplar)
+					h.inFlight.Dec()
+					return
+				}
+			}
+			mm.duration.Observe(elapsed)
+			counter.Inc()
 			h.inFlight.Dec()
 		}()
 		c.Next()

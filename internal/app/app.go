@@ -20,6 +20,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/ordersvc/ordersvc"
 	"github.com/ordersvc/ordersvc/config"
@@ -29,6 +30,7 @@ import (
 	"github.com/ordersvc/ordersvc/metrics"
 	"github.com/ordersvc/ordersvc/postgres"
 	"github.com/ordersvc/ordersvc/sqlite"
+	"github.com/ordersvc/ordersvc/tracing"
 	"github.com/ordersvc/ordersvc/watchdog"
 )
 
@@ -79,6 +81,10 @@ type Options struct {
 	// PruneInterval is how often resolved alerts older than
 	// ALERT_RETENTION are deleted; 0 derives it from the retention.
 	PruneInterval time.Duration
+	// SpanExporter, when set, receives the spans instead of the OTLP
+	// exporter and turns tracing on without an endpoint (tests and
+	// benchmarks).
+	SpanExporter sdktrace.SpanExporter
 	// WrapStore, when set, wraps the opened store before anything uses it
 	// (tests inject failures through it). Closing the App closes the
 	// store it returns.
@@ -101,6 +107,8 @@ type App struct {
 	Tracker *errortracking.Tracker
 	// Faults is the fault injector the admin API drives.
 	Faults *faults.Injector
+	// Tracing is the OpenTelemetry provider (disabled without an endpoint).
+	Tracing *tracing.Provider
 	// Watchdog is the dead man's switch on the Watchdog heartbeat.
 	Watchdog *watchdog.Switch
 
@@ -120,6 +128,8 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	a := &App{Config: cfg, Logger: opts.Logger, Registry: opts.Registry, Faults: &faults.Injector{}}
 	if a.Logger == nil {
 		a.Logger = NewLogger(cfg, opts.LogOutput)
+	} else {
+		a.Logger = slog.New(tracing.LogHandler(a.Logger.Handler()))
 	}
 	if a.Registry == nil {
 		a.Registry = prometheus.NewRegistry()
@@ -131,6 +141,12 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	var err error
 	if a.Metrics, err = metrics.New(a.Registry, a.Registry, a.build); err != nil {
 		return nil, err
+	}
+	if a.Tracing, err = tracing.New(ctx, cfg, tracing.Options{Registerer: a.Registry, ServiceVersion: a.build.Version, Exporter: opts.SpanExporter}); err != nil {
+		return nil, fmt.Errorf("tracing: %w", err)
+	}
+	if a.Tracing.Enabled() {
+		a.Metrics.HTTP.EnableExemplars(tracing.TraceID)
 	}
 	// Error tracking comes before the store: a bad DSN must stop the start
 	// before a database file is created.
@@ -149,6 +165,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	}
 	if a.Store, err = openStore(ctx, cfg, a.Metrics); err != nil {
 		a.Tracker.Close()
+		_ = a.Tracing.Shutdown(ctx)
 		return nil, err
 	}
 	if opts.WrapStore != nil {
@@ -190,7 +207,7 @@ func (a *App) init(ctx context.Context, opts Options) error {
 	a.router = handlers.NewRouter(handlers.Deps{
 		Orders: a.Store, Inventory: a.Store, Reports: a.Store, Alerts: a.Store, DB: a.Store,
 		AlertForwarder: forwarder, Heartbeat: a.Watchdog, Heartbeats: a.Store, HeartbeatTimeout: a.Config.HeartbeatTimeout,
-		Metrics: a.Metrics, Tracker: a.Tracker, Faults: a.Faults,
+		Metrics: a.Metrics, Tracker: a.Tracker, Faults: a.Faults, Tracing: a.Tracing,
 		Logger: a.Logger, Draining: &a.draining,
 		AdminToken: a.Config.AdminToken, WebhookToken: a.Config.AlertWebhookToken,
 	})
@@ -279,10 +296,13 @@ func NewLogger(cfg config.Config, w io.Writer) *slog.Logger {
 		w = os.Stderr
 	}
 	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	var h slog.Handler = slog.NewJSONHandler(w, opts)
 	if cfg.LogFormat == "text" {
-		return slog.New(slog.NewTextHandler(w, opts))
+		h = slog.NewTextHandler(w, opts)
 	}
-	return slog.New(slog.NewJSONHandler(w, opts))
+	// Every line written while serving a request carries its request id
+	// and, when traced, its trace and span ids.
+	return slog.New(tracing.LogHandler(h))
 }
 
 // Middleware returns the production middleware stack of this App, as its
@@ -344,6 +364,9 @@ func (a *App) Shutdown(ctx context.Context) error {
 	if !a.Tracker.Flush(ctx) {
 		a.Logger.Warn("error tracking: some events were not delivered before the shutdown deadline")
 	}
+	if terr := a.Tracing.ForceFlush(ctx); terr != nil {
+		a.Logger.Warn("tracing: spans not exported before the shutdown deadline", "error", terr.Error())
+	}
 	return err
 }
 
@@ -390,6 +413,9 @@ func (a *App) Close() error {
 		a.bg.Wait()
 	}
 	a.Tracker.Close()
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_ = a.Tracing.Shutdown(shutdownCtx) // flushed by Shutdown already; this stops the exporter
 	if a.Store == nil {
 		return nil
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/ordersvc/ordersvc"
 	"github.com/ordersvc/ordersvc/config"
@@ -46,6 +47,8 @@ type ServiceOptions struct {
 	// PruneInterval is the alert retention loop's interval (see
 	// app.Options).
 	PruneInterval time.Duration
+	// SpanExporter turns tracing on, exporting there (see app.Options).
+	SpanExporter sdktrace.SpanExporter
 }
 
 // quietGin sets gin's process-wide mode once, as the server's main does:
@@ -73,6 +76,7 @@ func NewService(t testing.TB, o ServiceOptions) *Service {
 		NoSeed:         o.NoSeed,
 		WrapStore:      o.WrapStore,
 		PruneInterval:  o.PruneInterval,
+		SpanExporter:   o.SpanExporter,
 	})
 	if err != nil {
 		t.Fatalf("app.New: %v", err)
