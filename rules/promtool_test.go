@@ -118,16 +118,17 @@ func replaceRecordExpr(record, expr string) mutation {
 }
 
 // TestPromtoolTestsCatchBrokenRules proves that the promtool tests can fail:
-// each case copies the rules and one test file into a temporary directory,
-// plants one classic mistake in the rules, and expects that test file to
-// fail on it.
+// each case copies the rule files and one test file into a temporary
+// directory, plants one classic mistake in one rule file, and expects that
+// test file to fail on it.
 func TestPromtoolTestsCatchBrokenRules(t *testing.T) {
-	const rulesFile = "ordersvc.rules.yml"
+	const defaultRulesFile = "ordersvc.rules.yml"
 	cases := []struct {
-		name     string
-		mutate   mutation
-		testFile string
-		run      string // if set, only the test groups matching this regexp run
+		name      string
+		rulesFile string // the file mutate applies to; default defaultRulesFile
+		mutate    mutation
+		testFile  string
+		run       string // if set, only the test groups matching this regexp run
 	}{
 		{
 			name:     "HighErrorRate threshold 5% raised to 15%",
@@ -244,16 +245,34 @@ func TestPromtoolTestsCatchBrokenRules(t *testing.T) {
 		},
 	}
 	root := repoRoot(t)
-	original := string(readFile(t, filepath.Join(root, "rules", rulesFile)))
+	originals := map[string]string{}
+	for _, f := range ruleFiles(t) {
+		originals[filepath.Base(f)] = string(readFile(t, f))
+	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			rulesFile := tc.rulesFile
+			if rulesFile == "" {
+				rulesFile = defaultRulesFile
+			}
+			original, ok := originals[rulesFile]
+			if !ok {
+				t.Fatalf("no rule file %s", rulesFile)
+			}
 			mutated, err := tc.mutate(original)
 			if err != nil {
 				t.Fatalf("mutate %s: %v", rulesFile, err)
 			}
+			// Every rule file is copied (the test files load them all); only
+			// one carries the mistake.
 			dir := t.TempDir()
-			if err := os.WriteFile(filepath.Join(dir, rulesFile), []byte(mutated), 0o644); err != nil {
-				t.Fatalf("write mutated rules: %v", err)
+			for name, content := range originals {
+				if name == rulesFile {
+					content = mutated
+				}
+				if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+					t.Fatalf("write rules: %v", err)
+				}
 			}
 			testsDir := filepath.Join(dir, "tests")
 			if err := os.Mkdir(testsDir, 0o755); err != nil {
