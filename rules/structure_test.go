@@ -545,3 +545,44 @@ func TestPromtoolTestsPinGroupOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestEveryAlertHasPromtoolTests makes sure rules/tests/ covers every
+// alert both ways: at least one evaluation where it must fire and one where
+// it must stay quiet. (Which cases they are — near the threshold, no data,
+// several instances — is for the reader of each test file.)
+func TestEveryAlertHasPromtoolTests(t *testing.T) {
+	firing, quiet := map[string]int{}, map[string]int{}
+	for _, f := range ruleTestFiles(t) {
+		var doc struct {
+			Tests []struct {
+				AlertRuleTests []struct {
+					Alertname string           `yaml:"alertname"`
+					ExpAlerts []map[string]any `yaml:"exp_alerts"`
+				} `yaml:"alert_rule_test"`
+			} `yaml:"tests"`
+		}
+		if err := yaml.Unmarshal(readFile(t, f), &doc); err != nil {
+			t.Fatalf("parse %s: %v", f, err)
+		}
+		for _, tc := range doc.Tests {
+			for _, a := range tc.AlertRuleTests {
+				if len(a.ExpAlerts) > 0 {
+					firing[a.Alertname]++
+				} else {
+					quiet[a.Alertname]++
+				}
+			}
+		}
+	}
+	for _, r := range allRules(parseRuleFiles(t)) {
+		if r.Alert == "" {
+			continue
+		}
+		if firing[r.Alert] == 0 {
+			t.Errorf("no promtool test expects %s to fire", r.Alert)
+		}
+		if quiet[r.Alert] == 0 && r.Alert != "Watchdog" {
+			t.Errorf("no promtool test expects %s to stay quiet", r.Alert)
+		}
+	}
+}
