@@ -118,16 +118,17 @@ func replaceRecordExpr(record, expr string) mutation {
 }
 
 // TestPromtoolTestsCatchBrokenRules proves that the promtool tests can fail:
-// each case copies the rules and one test file into a temporary directory,
-// plants one classic mistake in the rules, and expects that test file to
-// fail on it.
+// each case copies the rule files and one test file into a temporary
+// directory, plants one classic mistake in one rule file, and expects that
+// test file to fail on it.
 func TestPromtoolTestsCatchBrokenRules(t *testing.T) {
-	const rulesFile = "ordersvc.rules.yml"
+	const defaultRulesFile = "ordersvc.rules.yml"
 	cases := []struct {
-		name     string
-		mutate   mutation
-		testFile string
-		run      string // if set, only the test groups matching this regexp run
+		name      string
+		rulesFile string // the file mutate applies to; default defaultRulesFile
+		mutate    mutation
+		testFile  string
+		run       string // if set, only the test groups matching this regexp run
 	}{
 		{
 			name:     "HighErrorRate threshold 5% raised to 15%",
@@ -238,22 +239,124 @@ func TestPromtoolTestsCatchBrokenRules(t *testing.T) {
 			testFile: "inventory_test.yml",
 		},
 		{
+			name:     "DatabaseDown takes the lowest replica (one replica pages)",
+			mutate:   replaceOnce(`max by (job) (db_up{job="ordersvc"}) == 0`, `min by (job) (db_up{job="ordersvc"}) == 0`),
+			testFile: "database_test.yml",
+		},
+		{
+			name:     "DatabaseDown for 1m dropped",
+			mutate:   replaceOnce("expr: max by (job) (db_up{job=\"ordersvc\"}) == 0\n        for: 1m\n", "expr: max by (job) (db_up{job=\"ordersvc\"}) == 0\n"),
+			testFile: "database_test.yml",
+		},
+		{
+			name:     "PostgresDown on every job's pg_up",
+			mutate:   replaceOnce(`expr: pg_up{job="postgres"} == 0`, `expr: pg_up == 0`),
+			testFile: "database_test.yml",
+		},
+		{
+			name:     "ErrorTrackingDropping window 15m shortened to 5m",
+			mutate:   replaceOnce(`increase(sentry_events_dropped_total{job="ordersvc"}[15m])`, `increase(sentry_events_dropped_total{job="ordersvc"}[5m])`),
+			testFile: "error_tracking_test.yml",
+		},
+		{
+			name:     "ErrorTrackingDropping with delta (a restart looks like a drop)",
+			mutate:   replaceOnce(`increase(sentry_events_dropped_total{job="ordersvc"}[15m])) > 0`, `delta(sentry_events_dropped_total{job="ordersvc"}[15m])) != 0`),
+			testFile: "error_tracking_test.yml",
+		},
+		{
+			name:      "PrometheusBadConfig without last_over_time (a failed scrape restarts the 10m)",
+			rulesFile: "selfmonitoring.rules.yml",
+			mutate:    replaceOnce(`last_over_time(prometheus_config_last_reload_successful{job="prometheus"}[5m]) == 0`, `prometheus_config_last_reload_successful{job="prometheus"} == 0`),
+			testFile:  "prometheus_selfmonitoring_test.yml",
+		},
+		{
+			name:      "PrometheusRuleFailures for 15m shortened to 10m",
+			rulesFile: "selfmonitoring.rules.yml",
+			mutate:    replaceOnce("increase(prometheus_rule_evaluation_failures_total{job=\"prometheus\"}[5m]) > 0\n        for: 15m", "increase(prometheus_rule_evaluation_failures_total{job=\"prometheus\"}[5m]) > 0\n        for: 10m"),
+			testFile:  "prometheus_selfmonitoring_test.yml",
+		},
+		{
+			name:      "PrometheusNotConnectedToAlertmanagers fires with one Alertmanager left",
+			rulesFile: "selfmonitoring.rules.yml",
+			mutate:    replaceOnce(`prometheus_notifications_alertmanagers_discovered{job="prometheus"}[5m]) < 1`, `prometheus_notifications_alertmanagers_discovered{job="prometheus"}[5m]) < 2`),
+			testFile:  "prometheus_selfmonitoring_test.yml",
+		},
+		{
+			name:      "error share over sent alone (Prometheus 3 counts only successful sends)",
+			rulesFile: "selfmonitoring.rules.yml",
+			mutate: replaceOnce(`          (
+              sum by (job, instance, alertmanager) (rate(prometheus_notifications_errors_total{job="prometheus"}[5m]))
+            +
+              sum by (job, instance, alertmanager) (rate(prometheus_notifications_sent_total{job="prometheus"}[5m]))
+            > 0
+          )`, `          (sum by (job, instance, alertmanager) (rate(prometheus_notifications_sent_total{job="prometheus"}[5m])) > 0)`),
+			testFile: "prometheus_selfmonitoring_test.yml",
+		},
+		{
+			name:      "AlertmanagerFailedReload on every job",
+			rulesFile: "selfmonitoring.rules.yml",
+			mutate:    replaceOnce(`alertmanager_config_last_reload_successful{job="alertmanager"}`, `alertmanager_config_last_reload_successful`),
+			testFile:  "alertmanager_selfmonitoring_test.yml",
+		},
+		{
+			name:      "AlertmanagerFailedToSendAlerts per failure reason",
+			rulesFile: "selfmonitoring.rules.yml",
+			mutate:    replaceOnce(`sum by (job, instance, integration) (rate(alertmanager_notifications_failed_total{job="alertmanager"}[5m]))`, `sum by (job, instance, integration, reason) (rate(alertmanager_notifications_failed_total{job="alertmanager"}[5m]))`),
+			testFile:  "alertmanager_selfmonitoring_test.yml",
+		},
+		{
+			name:      "AlertmanagerFailedToSendAlerts for 5m shortened to 3m",
+			rulesFile: "selfmonitoring.rules.yml",
+			mutate:    replaceOnce("          > 0.01\n        for: 5m", "          > 0.01\n        for: 3m"),
+			testFile:  "alertmanager_selfmonitoring_test.yml",
+		},
+		{
+			name:      "AlertmanagerMembersInconsistent without max_over_time on the member's view",
+			rulesFile: "selfmonitoring.rules.yml",
+			mutate:    replaceOnce("          max_over_time(alertmanager_cluster_members{job=\"alertmanager\"}[5m])\n          < on (job)", "          alertmanager_cluster_members{job=\"alertmanager\"}\n          < on (job)"),
+			testFile:  "alertmanager_selfmonitoring_test.yml",
+		},
+		{
+			name:      "AlertmanagerMembersInconsistent for 15m shortened to 10m",
+			rulesFile: "selfmonitoring.rules.yml",
+			mutate:    replaceOnce("(max_over_time(alertmanager_cluster_members{job=\"alertmanager\"}[5m]))\n        for: 15m", "(max_over_time(alertmanager_cluster_members{job=\"alertmanager\"}[5m]))\n        for: 10m"),
+			testFile:  "alertmanager_selfmonitoring_test.yml",
+		},
+		{
 			name:     "Watchdog severity changed",
 			mutate:   replaceOnce("expr: vector(1)\n        labels:\n          severity: none", "expr: vector(1)\n        labels:\n          severity: info"),
 			testFile: "watchdog_test.yml",
 		},
 	}
 	root := repoRoot(t)
-	original := string(readFile(t, filepath.Join(root, "rules", rulesFile)))
+	originals := map[string]string{}
+	for _, f := range ruleFiles(t) {
+		originals[filepath.Base(f)] = string(readFile(t, f))
+	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			rulesFile := tc.rulesFile
+			if rulesFile == "" {
+				rulesFile = defaultRulesFile
+			}
+			original, ok := originals[rulesFile]
+			if !ok {
+				t.Fatalf("no rule file %s", rulesFile)
+			}
 			mutated, err := tc.mutate(original)
 			if err != nil {
 				t.Fatalf("mutate %s: %v", rulesFile, err)
 			}
+			// Every rule file is copied (the test files load them all); only
+			// one carries the mistake.
 			dir := t.TempDir()
-			if err := os.WriteFile(filepath.Join(dir, rulesFile), []byte(mutated), 0o644); err != nil {
-				t.Fatalf("write mutated rules: %v", err)
+			for name, content := range originals {
+				if name == rulesFile {
+					content = mutated
+				}
+				if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+					t.Fatalf("write rules: %v", err)
+				}
 			}
 			testsDir := filepath.Join(dir, "tests")
 			if err := os.Mkdir(testsDir, 0o755); err != nil {

@@ -35,15 +35,80 @@ var specAlerts = map[string]struct {
 	"InventoryLow":     {[]string{"warning"}, 10 * time.Minute},
 	"OutOfStock":       {[]string{"info"}, 10 * time.Minute},
 	"Watchdog":         {[]string{"none"}, 0},
+	"DatabaseDown":     {[]string{"critical"}, time.Minute},
+	"PostgresDown":     {[]string{"critical"}, time.Minute},
+	// "any increase in the last 15m": the window is in the expression.
+	"ErrorTrackingDropping": {[]string{"warning"}, 0},
+
+	// Watching the watchers: the spec fixes the names and the upstream
+	// mixins' meaning; severities and `for` are the mixins'.
+	"PrometheusBadConfig":                             {[]string{"critical"}, 10 * time.Minute},
+	"PrometheusRuleFailures":                          {[]string{"critical"}, 15 * time.Minute},
+	"PrometheusNotConnectedToAlertmanagers":           {[]string{"warning"}, 10 * time.Minute},
+	"PrometheusErrorSendingAlertsToSomeAlertmanagers": {[]string{"warning"}, 15 * time.Minute},
+	"AlertmanagerFailedReload":                        {[]string{"critical"}, 10 * time.Minute},
+	"AlertmanagerFailedToSendAlerts":                  {[]string{"warning"}, 5 * time.Minute},
+	"AlertmanagerMembersInconsistent":                 {[]string{"critical"}, 15 * time.Minute},
 }
 
-// specMetrics are the metric families SPEC.md §4 fixes, plus `up`, which
-// Prometheus records for every target.
-var specMetrics = []string{
-	"http_requests_total", "http_request_duration_seconds", "http_requests_in_flight",
-	"orders_created_total", "order_revenue_total", "orders_rejected_total",
-	"inventory_level", "db_query_duration_seconds", "panics_recovered_total",
-	"alerts_received_total", "app_build_info", "up",
+// metricSource says who exports a metric the rules name, and therefore
+// which job its selectors must pin.
+type metricSource struct {
+	exporter string // "ordersvc", "prometheus", "alertmanager", "postgres_exporter"
+	job      string // the scrape job every selector of the metric pins
+}
+
+var (
+	fromService      = metricSource{"ordersvc", "ordersvc"}
+	fromPrometheus   = metricSource{"prometheus", "prometheus"}
+	fromAlertmanager = metricSource{"alertmanager", "alertmanager"}
+)
+
+// ruleMetrics is every raw metric family the rules may name. The service's
+// are SPEC.md §4's (plus sentry_events_dropped_total, SPEC §5), proven
+// exported by internal/crossref against the service's registry; the
+// Prometheus and Alertmanager ones are proven exported by the pinned
+// binaries in selfmonitoring_test.go; pg_up is postgres_exporter's.
+var ruleMetrics = map[string]metricSource{
+	"http_requests_total":           fromService,
+	"http_request_duration_seconds": fromService,
+	"http_requests_in_flight":       fromService,
+	"orders_created_total":          fromService,
+	"order_revenue_total":           fromService,
+	"orders_rejected_total":         fromService,
+	"inventory_level":               fromService,
+	"db_query_duration_seconds":     fromService,
+	"panics_recovered_total":        fromService,
+	"alerts_received_total":         fromService,
+	"app_build_info":                fromService,
+	"db_up":                         fromService,
+	"sentry_events_dropped_total":   fromService,
+	// Prometheus records `up` for every target; the rules read the
+	// service's.
+	"up": {"prometheus (per scrape target)", "ordersvc"},
+
+	"pg_up": {"postgres_exporter", "postgres"},
+
+	"prometheus_config_last_reload_successful":          fromPrometheus,
+	"prometheus_rule_evaluation_failures_total":         fromPrometheus,
+	"prometheus_notifications_alertmanagers_discovered": fromPrometheus,
+	"prometheus_notifications_errors_total":             fromPrometheus,
+	"prometheus_notifications_sent_total":               fromPrometheus,
+
+	"alertmanager_config_last_reload_successful": fromAlertmanager,
+	"alertmanager_notifications_failed_total":    fromAlertmanager,
+	"alertmanager_notifications_total":           fromAlertmanager,
+	"alertmanager_cluster_members":               fromAlertmanager,
+}
+
+// metricSourceOf looks a series name up in ruleMetrics, histogram series
+// (x_bucket, x_sum, x_count) under their family.
+func metricSourceOf(name string) (metricSource, bool) {
+	if s, ok := ruleMetrics[name]; ok {
+		return s, true
+	}
+	s, ok := ruleMetrics[promrefs.BaseName(name)]
+	return s, ok
 }
 
 // sloWindows are the windows of the SLO error-ratio recording rules.
@@ -192,9 +257,10 @@ func TestSLORecordingRules(t *testing.T) {
 
 // TestRulesNameSpecMetrics runs internal/promrefs over every expression:
 // each parses, names at least one metric (except the heartbeat), and every
-// raw metric it names is one SPEC.md §4 fixes (or a histogram series of
-// one). Whether the service really exports them is proven elsewhere,
-// against its registry.
+// raw metric it names is in ruleMetrics (or a histogram series of one).
+// Whether they are really exported is proven elsewhere: the service's
+// against its registry (internal/crossref), Prometheus' and Alertmanager's
+// against the pinned binaries (selfmonitoring_test.go).
 func TestRulesNameSpecMetrics(t *testing.T) {
 	for _, r := range allRules(parseRuleFiles(t)) {
 		names, err := promrefs.MetricNames(r.Expr)
@@ -209,8 +275,8 @@ func TestRulesNameSpecMetrics(t *testing.T) {
 			if strings.Contains(n, ":") {
 				continue
 			}
-			if !slices.Contains(specMetrics, n) && !slices.Contains(specMetrics, promrefs.BaseName(n)) {
-				t.Errorf("%s names %s, which is not a metric of the specification", ruleName(r), n)
+			if _, ok := metricSourceOf(n); !ok {
+				t.Errorf("%s names %s, which is not in ruleMetrics", ruleName(r), n)
 			}
 		}
 	}
@@ -226,8 +292,10 @@ func ruleName(r rulefmt.Rule) string {
 
 // TestExpressionsAggregateCorrectly walks every expression's syntax tree:
 // aggregations keep `job`, quantiles are computed from buckets summed by
-// `le`, every selector of a service metric is scoped to job="ordersvc", and
-// ratios are never taken between unaggregated series.
+// `le`, every selector is scoped to the job of its exporter (job="ordersvc"
+// for the service's metrics, "prometheus", "alertmanager", "postgres"), so
+// another job exporting a metric of the same name cannot trigger an alert,
+// and ratios are never taken between unaggregated series.
 func TestExpressionsAggregateCorrectly(t *testing.T) {
 	for _, r := range allRules(parseRuleFiles(t)) {
 		t.Run(ruleName(r), func(t *testing.T) {
@@ -256,8 +324,11 @@ func TestExpressionsAggregateCorrectly(t *testing.T) {
 					if strings.Contains(n.Name, ":") {
 						return nil
 					}
-					if !hasMatcher(n.LabelMatchers, "job", "ordersvc") {
-						t.Errorf("%s is not scoped to job=\"ordersvc\"", n)
+					src, ok := metricSourceOf(n.Name)
+					if !ok {
+						t.Errorf("%s: metric not in ruleMetrics", n)
+					} else if !hasMatcher(n.LabelMatchers, "job", src.job) {
+						t.Errorf("%s is not scoped to job=%q", n, src.job)
 					}
 				case *parser.BinaryExpr:
 					if n.Op == parser.DIV && isRawRate(n.LHS) && isRawRate(n.RHS) {
@@ -435,10 +506,13 @@ func outputLabels(e parser.Expr, recorded map[string]labelSet) labelSet {
 	return labelSet{all: true}
 }
 
-// TestPromtoolTestsPinGroupOrder makes every promtool test file evaluate the
-// rule groups in file order (recording rules before the alerts that read
-// them). Without group_eval_order promtool evaluates groups in random order,
-// and `for` boundaries move by one evaluation from run to run.
+// TestPromtoolTestsPinGroupOrder makes every promtool test file load every
+// rule file Prometheus loads and evaluate the rule groups in file order
+// (recording rules before the alerts that read them). Without
+// group_eval_order promtool evaluates groups in random order, and `for`
+// boundaries move by one evaluation from run to run; promtool ignores
+// ordered groups that no loaded file defines, so a missing rule file would
+// go unnoticed without the rule_files check.
 func TestPromtoolTestsPinGroupOrder(t *testing.T) {
 	var want []string
 	for _, f := range parseRuleFiles(t) {
@@ -448,13 +522,67 @@ func TestPromtoolTestsPinGroupOrder(t *testing.T) {
 	}
 	for _, f := range ruleTestFiles(t) {
 		var doc struct {
+			RuleFiles      []string `yaml:"rule_files"`
 			GroupEvalOrder []string `yaml:"group_eval_order"`
 		}
 		if err := yaml.Unmarshal(readFile(t, f), &doc); err != nil {
 			t.Fatalf("parse %s: %v", f, err)
 		}
+		var loaded []string
+		for _, rf := range doc.RuleFiles {
+			m, err := filepath.Glob(filepath.Join(filepath.Dir(f), rf))
+			if err != nil {
+				t.Fatalf("%s: rule_files %q: %v", filepath.Base(f), rf, err)
+			}
+			loaded = append(loaded, m...)
+		}
+		slices.Sort(loaded)
+		if want := ruleFiles(t); !slices.Equal(loaded, want) {
+			t.Errorf("%s: rule_files load %v, want every rule file %v", filepath.Base(f), loaded, want)
+		}
 		if !slices.Equal(doc.GroupEvalOrder, want) {
 			t.Errorf("%s: group_eval_order = %v, want %v", filepath.Base(f), doc.GroupEvalOrder, want)
+		}
+	}
+}
+
+// TestEveryAlertHasPromtoolTests makes sure rules/tests/ covers every
+// alert both ways: at least one evaluation where it must fire and one where
+// it must stay quiet. (Which cases they are — near the threshold, no data,
+// several instances — is for the reader of each test file.)
+func TestEveryAlertHasPromtoolTests(t *testing.T) {
+	firing, quiet := map[string]int{}, map[string]int{}
+	for _, f := range ruleTestFiles(t) {
+		var doc struct {
+			Tests []struct {
+				AlertRuleTests []struct {
+					Alertname string           `yaml:"alertname"`
+					ExpAlerts []map[string]any `yaml:"exp_alerts"`
+				} `yaml:"alert_rule_test"`
+			} `yaml:"tests"`
+		}
+		if err := yaml.Unmarshal(readFile(t, f), &doc); err != nil {
+			t.Fatalf("parse %s: %v", f, err)
+		}
+		for _, tc := range doc.Tests {
+			for _, a := range tc.AlertRuleTests {
+				if len(a.ExpAlerts) > 0 {
+					firing[a.Alertname]++
+				} else {
+					quiet[a.Alertname]++
+				}
+			}
+		}
+	}
+	for _, r := range allRules(parseRuleFiles(t)) {
+		if r.Alert == "" {
+			continue
+		}
+		if firing[r.Alert] == 0 {
+			t.Errorf("no promtool test expects %s to fire", r.Alert)
+		}
+		if quiet[r.Alert] == 0 && r.Alert != "Watchdog" {
+			t.Errorf("no promtool test expects %s to stay quiet", r.Alert)
 		}
 	}
 }
