@@ -366,3 +366,19 @@ func TestPoolGauges(t *testing.T) {
 		t.Errorf("the write pool holds %v connections, want exactly 1 (the single writer)", v)
 	}
 }
+
+// TestDBUp: db_up is 1 while the store answers and 0 once it does not.
+func TestDBUp(t *testing.T) {
+	e := newEnv(t)
+	if v := e.metric("db_up"); v != 1 {
+		t.Fatalf("db_up = %v with a working store, want 1", v)
+	}
+	if err := e.db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Other collectors fail now too; the exposition keeps the rest.
+	w := e.do("GET", "/metrics", "")
+	if !strings.Contains(w.Body.String(), "\ndb_up 0\n") {
+		t.Errorf("db_up is not 0 with the store closed:\n%s", w.Body)
+	}
+}

@@ -199,6 +199,9 @@ func (a *App) init(ctx context.Context, opts Options) error {
 	if err := metrics.RegisterHeartbeat(a.Registry, a.Store); err != nil {
 		return err
 	}
+	if err := metrics.RegisterDBUp(a.Registry, a.Store); err != nil {
+		return err
+	}
 	a.Watchdog = &watchdog.Switch{Store: a.Store, Reporter: a.Tracker, Logger: a.Logger, Timeout: a.Config.HeartbeatTimeout}
 	var forwarder handlers.AlertForwarder = a.Tracker
 	if opts.AlertForwarder != nil {

@@ -27,5 +27,22 @@ func External() map[string]string {
 		"scrape_samples_post_metric_relabeling": "Prometheus, per scrape target",
 		"ALERTS":                                "Prometheus, per active alert",
 		"ALERTS_FOR_STATE":                      "Prometheus, per active alert",
+		// Self-monitoring (rules/selfmonitoring.rules.yml), scraped as the
+		// prometheus and alertmanager jobs; rules/selfmonitoring_test.go
+		// also finds each on the real binaries' /metrics.
+		"prometheus_config_last_reload_successful":          "Prometheus, job prometheus",
+		"prometheus_rule_evaluation_failures_total":         "Prometheus, job prometheus",
+		"prometheus_notifications_alertmanagers_discovered": "Prometheus, job prometheus",
+		"prometheus_notifications_errors_total":             "Prometheus, job prometheus",
+		"prometheus_notifications_sent_total":               "Prometheus, job prometheus",
+		"alertmanager_config_last_reload_successful":        "Alertmanager, job alertmanager",
+		"alertmanager_notifications_failed_total":           "Alertmanager, job alertmanager",
+		"alertmanager_notifications_total":                  "Alertmanager, job alertmanager",
+		"alertmanager_cluster_members":                      "Alertmanager, job alertmanager",
+		"pg_up":                                             PostgresExporter,
 	}
 }
+
+// PostgresExporter is the source of the External series postgres_exporter
+// exports (job postgres): only a stack that runs it can find them.
+const PostgresExporter = "postgres_exporter, job postgres"
