@@ -165,6 +165,9 @@ func (a *App) init(ctx context.Context, opts Options) error {
 	if err := metrics.RegisterInventory(a.Registry, a.Store); err != nil {
 		return err
 	}
+	if err := metrics.RegisterDBUp(a.Registry, a.Store, time.Second); err != nil {
+		return err
+	}
 	var forwarder handlers.AlertForwarder = a.Tracker
 	if opts.AlertForwarder != nil {
 		forwarder = opts.AlertForwarder
