@@ -118,6 +118,10 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	}
 	db.read.SetMaxOpenConns(readPoolSize)
 	db.read.SetMaxIdleConns(readPoolSize)
+	if err := db.openReadPool(ctx); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
 	if err := db.migrate(ctx); err != nil {
 		_ = db.Close()
 		return nil, err
@@ -159,6 +163,28 @@ func create(ctx context.Context, path string) error {
 	return nil
 }
 
+// openReadPool opens every read connection now, while the file at the
+// path is the one Open recorded. They stay open (see readPoolSize): a
+// connection opened after the file was replaced would read the new file
+// through the old WAL, and could even checkpoint the old WAL into it
+// when it closes.
+func (db *DB) openReadPool(ctx context.Context) error {
+	conns := make([]*sql.Conn, 0, readPoolSize)
+	defer func() {
+		for _, c := range conns {
+			_ = c.Close()
+		}
+	}()
+	for range readPoolSize {
+		c, err := db.read.Conn(ctx)
+		if err != nil {
+			return fmt.Errorf("open the read pool: %w", err)
+		}
+		conns = append(conns, c)
+	}
+	return nil
+}
+
 // Close closes both connection pools.
 func (db *DB) Close() error {
 	return errors.Join(db.read.Close(), db.write.Close())
@@ -196,7 +222,7 @@ func (db *DB) probeWrite(ctx context.Context) error {
 	defer func() { _ = tx.Rollback() }()
 	if _, err := tx.ExecContext(ctx, `UPDATE schema_migrations SET applied_at = applied_at
 		WHERE version = (SELECT max(version) FROM schema_migrations)`); err != nil {
-		db.noteWriteError(err)
+		_, err = db.noteWriteError(err)
 		return unavailable(err, "probe write")
 	}
 	if err := db.commit(tx); err != nil {
@@ -263,12 +289,15 @@ func fileFault(cause error, remedy string) error {
 // noteWriteError) and no commit reaches a file that is not the database.
 func (db *DB) beginWrite(ctx context.Context) (*sql.Tx, error) {
 	tx, err := db.write.BeginTx(ctx, nil)
-	if err != nil && db.noteWriteError(err) {
+	if err == nil {
+		return tx, nil
+	}
+	reset, err := db.noteWriteError(err)
+	if reset {
 		// The connection was discarded (it may predate the file becoming
 		// writable): nothing was done yet, so begin once more on a new one.
-		tx, err = db.write.BeginTx(ctx, nil)
-		if err != nil {
-			db.noteWriteError(err)
+		if tx, err = db.write.BeginTx(ctx, nil); err != nil {
+			_, err = db.noteWriteError(err)
 		}
 	}
 	return tx, err
@@ -282,35 +311,40 @@ func (db *DB) commit(tx *sql.Tx) error {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
-		db.noteWriteError(err)
+		_, err = db.noteWriteError(err)
 		return err
 	}
 	db.fault.Store(nil)
 	return nil
 }
 
-// noteWriteError records a write failure that is the storage's, not the
-// request's: a full disk or a file size limit (SQLITE_FULL, or
-// SQLITE_IOERR with EFBIG), another I/O error, a read-only or unopenable
-// database file. A read-only or unopenable file also discards the write
-// connection: SQLite opened it read-only, or not at all, and only a new
-// connection sees the file writable again. It reports whether it
-// discarded the connection.
-func (db *DB) noteWriteError(err error) (reset bool) {
+// noteWriteError classifies a failed write. A failure of the storage, not
+// of the request, is recorded as the store's fault (see Ping) and returned
+// as a KindUnavailable error that says what failed: a full disk or a file
+// size limit (SQLITE_FULL, or SQLITE_IOERR with EFBIG) and other I/O
+// errors, a read-only or unopenable file, a damaged file. A read-only or
+// unopenable file also discards the write connection, and reset says so:
+// SQLite opened it read-only, or lost it, and only a new connection sees
+// the file writable again. Other errors are returned as they are.
+func (db *DB) noteWriteError(err error) (reset bool, _ error) {
 	var se *msqlite.Error
 	if !errors.As(err, &se) {
-		return false
+		return false, err
 	}
+	var what string
 	switch se.Code() & 0xff {
 	case sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM:
 		db.resetWriter()
-		reset = true
-	case sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB:
+		what, reset = "the database file cannot be written", true
+	case sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR:
+		what = "the database cannot write to its disk (full, over a size limit, or failing)"
+	case sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB:
+		what = "the database file is damaged"
 	default:
-		return false
+		return false, err
 	}
 	db.fault.Store(&err)
-	return reset
+	return reset, ordersvc.WrapError(ordersvc.KindUnavailable, err, "the database is unavailable: "+what+"; writes are refused until it can write again")
 }
 
 // resetWriter closes the write connection; the pool opens a new one for
