@@ -70,16 +70,18 @@ type DB struct {
 	// While it is set, Ping probes with a real write, so that readiness and
 	// db_up tell a store that cannot write from one that can.
 	fault atomic.Pointer[error]
+	// detached is set once the WAL was emptied after the file was found
+	// removed or replaced (see detach).
+	detached atomic.Bool
 }
+
+// detachTimeout bounds the checkpoint of detach.
+const detachTimeout = 5 * time.Second
 
 // readPoolSize bounds the read pool. Every read connection stays open
 // (idle limit = open limit): a connection opened later would open whatever
 // file is at the path then, which may no longer be the database.
 const readPoolSize = 4
-
-// resetTimeout bounds the wait for the write connection when it is
-// discarded after a storage failure.
-const resetTimeout = time.Second
 
 // Open opens (creating if needed) the database file at path and applies
 // pending migrations. The file is created here and only here: both pools
@@ -101,15 +103,16 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	if err := create(ctx, path); err != nil {
 		return nil, err
 	}
+	if err := alignSideFiles(path); err != nil {
+		return nil, err
+	}
 	var err error
 	if db.opened, err = os.Stat(path); err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
 	// _txlock=immediate takes the write lock at BEGIN, so a transaction that
 	// reads then writes cannot deadlock against another writer.
-	if db.write, err = sql.Open("sqlite", writeDSN(path)); err != nil {
-		return nil, fmt.Errorf("open database: %w", err)
-	}
+	db.write = sql.OpenDB(writeConnector{drv: &msqlite.Driver{}, dsn: writeDSN(path)})
 	db.write.SetMaxOpenConns(1)
 	db.write.SetConnMaxIdleTime(0)
 	if db.read, err = sql.Open("sqlite", readDSN(path)); err != nil {
@@ -149,6 +152,40 @@ func writeDSN(path string) string { return dsn(path, "rw") + "&_txlock=immediate
 // readDSN is the read pool's: an existing file only, and no writes.
 func readDSN(path string) string { return dsn(path, "rw") + "&_pragma=query_only(1)" }
 
+// errWriterReadOnly is why a write connection was refused.
+var errWriterReadOnly = errors.New("the database file is read-only")
+
+// writeConnector opens the write pool's connections and refuses one that
+// SQLite opened read-only (mode=rw falls back to read-only when the
+// process may not write the file): the pool then keeps no connection that
+// can never write, and opens a new one at the next transaction, which
+// succeeds as soon as the file is writable again.
+type writeConnector struct {
+	drv *msqlite.Driver
+	dsn string
+}
+
+// Connect implements driver.Connector.
+func (c writeConnector) Connect(context.Context) (driver.Conn, error) {
+	conn, err := c.drv.Open(c.dsn)
+	if err != nil {
+		return nil, err
+	}
+	if ro, ok := conn.(interface{ IsReadOnly(string) (bool, error) }); ok {
+		if readOnly, err := ro.IsReadOnly("main"); err != nil || readOnly {
+			_ = conn.Close()
+			if err == nil {
+				err = errWriterReadOnly
+			}
+			return nil, fmt.Errorf("open a write connection: %w", err)
+		}
+	}
+	return conn, nil
+}
+
+// Driver implements driver.Connector.
+func (c writeConnector) Driver() driver.Driver { return c.drv }
+
 // create creates the database file at path if it does not exist, in WAL
 // mode.
 func create(ctx context.Context, path string) error {
@@ -185,9 +222,41 @@ func (db *DB) openReadPool(ctx context.Context) error {
 	return nil
 }
 
-// Close closes both connection pools.
+// alignSideFiles gives the -wal and -shm files the write permission of
+// the database file when they lack it. SQLite creates them with the
+// database file's mode, so a process that opened a read-only (0444)
+// database leaves them read-only too; once the database file is writable
+// again, they would keep every connection read-only. Files that are not
+// the process's to change are left alone (SQLite then reports them).
+func alignSideFiles(path string) error {
+	db, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("open database: %w", err)
+	}
+	want := db.Mode().Perm() & 0o222
+	if want == 0 {
+		return nil
+	}
+	for _, side := range []string{path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(side)
+		if err != nil || fi.Mode().Perm()&0o222 != 0 {
+			continue
+		}
+		if err := os.Chmod(side, fi.Mode().Perm()|want); err != nil && !errors.Is(err, fs.ErrPermission) {
+			return fmt.Errorf("make %s writable like the database: %w", filepath.Base(side), err)
+		}
+	}
+	return nil
+}
+
+// Close closes both connection pools, detaching first from a file that
+// was removed or replaced.
 func (db *DB) Close() error {
-	return errors.Join(db.read.Close(), db.write.Close())
+	readErr := db.read.Close()
+	if isDetachFault(db.checkFile()) {
+		db.detach()
+	}
+	return errors.Join(readErr, db.write.Close())
 }
 
 // Ping checks that the store works; /readyz and db_up use it. It fails
@@ -196,6 +265,9 @@ func (db *DB) Close() error {
 // storage reason, until a write succeeds again (it probes with one).
 func (db *DB) Ping(ctx context.Context) error {
 	if err := db.checkFile(); err != nil {
+		if isDetachFault(err) {
+			db.detach()
+		}
 		return err
 	}
 	var n int
@@ -211,19 +283,21 @@ func (db *DB) Ping(ctx context.Context) error {
 	return nil
 }
 
-// probeWrite commits a write that changes nothing visible (it rewrites a
-// row of schema_migrations with its own values), so that the pages really
-// reach the WAL.
+// probeWrite commits a write that leaves the data as it was: it moves a
+// row of schema_migrations forward and back. Two changes, because SQLite
+// does not even dirty a page for an update that writes the same bytes,
+// and a probe that writes nothing proves nothing.
 func (db *DB) probeWrite(ctx context.Context) error {
 	tx, err := db.beginWrite(ctx)
 	if err != nil {
 		return unavailable(err, "probe write: begin")
 	}
 	defer func() { _ = tx.Rollback() }()
-	if _, err := tx.ExecContext(ctx, `UPDATE schema_migrations SET applied_at = applied_at
-		WHERE version = (SELECT max(version) FROM schema_migrations)`); err != nil {
-		_, err = db.noteWriteError(err)
-		return unavailable(err, "probe write")
+	for _, delta := range []int{1, -1} {
+		if _, err := tx.ExecContext(ctx, `UPDATE schema_migrations SET applied_at = applied_at + ?
+			WHERE version = (SELECT max(version) FROM schema_migrations)`, delta); err != nil {
+			return unavailable(db.noteWriteError(err), "probe write")
+		}
 	}
 	if err := db.commit(tx); err != nil {
 		return unavailable(err, "probe write: commit")
@@ -252,13 +326,17 @@ var (
 //     restored under a running service): the same, and the service never
 //     writes to either file: the old one is invisible to the next start,
 //     the new one is not what this process read. A restart opens the new
-//     file. Restore only with the service stopped, and remove the old -wal
-//     and -shm files with it: SQLite would replay a stale WAL onto the
-//     restored file.
+//     file, and detach has emptied the old WAL so that SQLite does not
+//     replay it onto the new file. Better still, restore with the service
+//     stopped, and remove the old -wal and -shm files with the old file.
 //   - read-only (no write permission bit at all, e.g. chmod 0444): an
 //     operator's "do not write", honoured even by root and by connections
 //     opened before the change. Writes fail, reads go on; making the file
-//     writable again recovers at once.
+//     writable again recovers at once. A store opened on a read-only file
+//     (by a user the kernel holds to it) serves reads and refuses writes
+//     too, but needs a restart once the file is writable: SQLite shares
+//     one read-only mapping of the WAL index among all its connections.
+//     The restart then works (alignSideFiles).
 //
 // A fault that begins between this check and the commit it guards is not
 // seen; the window is one stat and one WAL append long.
@@ -266,22 +344,48 @@ func (db *DB) checkFile() error {
 	fi, err := os.Stat(db.path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return fileFault(errFileRemoved, "restart the service")
+		return db.fileFault(errFileRemoved, "restart the service")
 	case err != nil:
 		return unavailable(err, "check the database file")
 	case !os.SameFile(fi, db.opened):
-		return fileFault(errFileReplaced, "restart the service")
+		return db.fileFault(errFileReplaced, "restart the service")
 	case fi.Mode().Perm()&0o222 == 0:
-		return fileFault(errFileReadOnly, "make it writable")
+		return db.fileFault(errFileReadOnly, "make it writable; restart the service if it started read-only")
 	}
 	return nil
 }
 
 // fileFault is a checkFile error: its message (shown to clients) says
-// what happened to the file, never where the file is.
-func fileFault(cause error, remedy string) error {
-	return ordersvc.WrapError(ordersvc.KindUnavailable, cause,
+// what happened to the file, its cause (logged) also where the file is.
+func (db *DB) fileFault(cause error, remedy string) error {
+	return ordersvc.WrapError(ordersvc.KindUnavailable, &fs.PathError{Op: "check", Path: db.path, Err: cause},
 		"the database is unavailable: "+cause.Error()+"; writes are refused until an operator fixes it ("+remedy+")")
+}
+
+// isDetachFault reports whether err says that the file at the path is not
+// the database any more.
+func isDetachFault(err error) bool {
+	return errors.Is(err, errFileRemoved) || errors.Is(err, errFileReplaced)
+}
+
+// detach empties the WAL into the file that was opened, once that file
+// is no longer at the path. The WAL is still at the path (db-wal), and
+// SQLite does not check it when the service closes (it skips the final
+// checkpoint of a moved file and leaves the WAL behind) or crashes: the
+// next start would replay the old database's pages onto whatever file is
+// at the path now, a restored backup say. Emptied, the WAL replays
+// nothing. Until the checkpoint succeeds (readers may hold it up), every
+// Ping, refused commit and Close tries again.
+func (db *DB) detach() {
+	if db.detached.Load() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), detachTimeout)
+	defer cancel()
+	var busy, logFrames, checkpointed int
+	if err := db.write.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &logFrames, &checkpointed); err == nil && busy == 0 {
+		db.detached.Store(true)
+	}
 }
 
 // beginWrite begins a write transaction. Every write transaction begins
@@ -289,18 +393,10 @@ func fileFault(cause error, remedy string) error {
 // noteWriteError) and no commit reaches a file that is not the database.
 func (db *DB) beginWrite(ctx context.Context) (*sql.Tx, error) {
 	tx, err := db.write.BeginTx(ctx, nil)
-	if err == nil {
-		return tx, nil
+	if err != nil {
+		return nil, db.noteWriteError(err)
 	}
-	reset, err := db.noteWriteError(err)
-	if reset {
-		// The connection was discarded (it may predate the file becoming
-		// writable): nothing was done yet, so begin once more on a new one.
-		if tx, err = db.write.BeginTx(ctx, nil); err != nil {
-			_, err = db.noteWriteError(err)
-		}
-	}
-	return tx, err
+	return tx, nil
 }
 
 // commit commits tx after checking the file (checkFile), and rolls it
@@ -308,11 +404,13 @@ func (db *DB) beginWrite(ctx context.Context) (*sql.Tx, error) {
 func (db *DB) commit(tx *sql.Tx) error {
 	if err := db.checkFile(); err != nil {
 		_ = tx.Rollback()
+		if isDetachFault(err) {
+			db.detach()
+		}
 		return err
 	}
 	if err := tx.Commit(); err != nil {
-		_, err = db.noteWriteError(err)
-		return err
+		return db.noteWriteError(err)
 	}
 	db.fault.Store(nil)
 	return nil
@@ -322,44 +420,36 @@ func (db *DB) commit(tx *sql.Tx) error {
 // of the request, is recorded as the store's fault (see Ping) and returned
 // as a KindUnavailable error that says what failed: a full disk or a file
 // size limit (SQLITE_FULL, or SQLITE_IOERR with EFBIG) and other I/O
-// errors, a read-only or unopenable file, a damaged file. A read-only or
-// unopenable file also discards the write connection, and reset says so:
-// SQLite opened it read-only, or lost it, and only a new connection sees
-// the file writable again. Other errors are returned as they are.
-func (db *DB) noteWriteError(err error) (reset bool, _ error) {
-	var se *msqlite.Error
-	if !errors.As(err, &se) {
-		return false, err
-	}
-	var what string
-	switch se.Code() & 0xff {
-	case sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM:
-		db.resetWriter()
-		what, reset = "the database file cannot be written", true
-	case sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR:
-		what = "the database cannot write to its disk (full, over a size limit, or failing)"
-	case sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB:
-		what = "the database file is damaged"
-	default:
-		return false, err
+// errors, a read-only or unopenable file, a damaged file. Other errors
+// are returned as they are.
+func (db *DB) noteWriteError(err error) error {
+	what := storageFailure(err)
+	if what == "" {
+		return err
 	}
 	db.fault.Store(&err)
-	return reset, ordersvc.WrapError(ordersvc.KindUnavailable, err, "the database is unavailable: "+what+"; writes are refused until it can write again")
+	return ordersvc.WrapError(ordersvc.KindUnavailable, err, "the database is unavailable: "+what+"; writes are refused until it can write again")
 }
 
-// resetWriter closes the write connection; the pool opens a new one for
-// the next transaction (mode=rw: never a new file).
-func (db *DB) resetWriter() {
-	ctx, cancel := context.WithTimeout(context.Background(), resetTimeout)
-	defer cancel()
-	conn, err := db.write.Conn(ctx)
-	if err != nil {
-		return
+// storageFailure says what failed when err is a failure of the storage,
+// and is "" otherwise.
+func storageFailure(err error) string {
+	if errors.Is(err, errWriterReadOnly) {
+		return "the database file is read-only"
 	}
-	// Returning driver.ErrBadConn from Raw makes database/sql close the
-	// connection instead of putting it back into the pool.
-	_ = conn.Raw(func(any) error { return driver.ErrBadConn })
-	_ = conn.Close()
+	var se *msqlite.Error
+	if !errors.As(err, &se) {
+		return ""
+	}
+	switch se.Code() & 0xff {
+	case sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM:
+		return "the database file is read-only or cannot be opened"
+	case sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR:
+		return "the database cannot write to its disk (full, over a size limit, or failing)"
+	case sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB:
+		return "the database file is damaged"
+	}
+	return ""
 }
 
 // migrate applies the migrations the database lacks. Which ones are

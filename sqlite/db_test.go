@@ -6,9 +6,11 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -178,13 +180,22 @@ func TestRemovedFileRefusesWrites(t *testing.T) {
 }
 
 // TestReplacedFileRefusesWrites: another database renamed over the path
-// (a backup restored under the running service) gets no write, and
-// neither does the old inode.
+// (a backup restored under the running service) gets no write, neither
+// does the old inode, and the old database's WAL, still at the path, is
+// not replayed onto the new file when the store is opened again.
 func TestReplacedFileRefusesWrites(t *testing.T) {
+	ctx := context.Background()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "db.sqlite")
 	db := openSeeded(t, path)
-	other := openSeeded(t, filepath.Join(dir, "other.sqlite"))
+	wantWorking(t, db, "before the fault")
+	other, err := Open(ctx, filepath.Join(dir, "other.sqlite"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.UpsertProduct(ctx, ordersvc.Product{ID: "other", Name: "o", UnitPrice: 1, Stock: 1}); err != nil {
+		t.Fatal(err)
+	}
 	if err := other.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -192,8 +203,23 @@ func TestReplacedFileRefusesWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantUnavailable(t, db, "replaced")
+	if err := db.Close(); err != nil {
+		t.Fatalf("close: %v", err)
+	}
 	if n := countOrders(t, path); n != 0 {
-		t.Errorf("the replacing file got %d orders, want 0", n)
+		t.Errorf("the replacing file has %d orders, want 0", n)
+	}
+	db, err = Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	products, err := db.Products(ctx)
+	if err != nil || len(products) != 1 || products[0].ID != "other" {
+		t.Errorf("products of the replacing file after a reopen: %+v, %v; want only \"other\"", products, err)
+	}
+	if _, err := db.UpsertProduct(ctx, ordersvc.Product{ID: "p2", Name: "p", UnitPrice: 1, Stock: 1}); err != nil {
+		t.Errorf("write to the replacing file after a reopen: %v", err)
 	}
 }
 
@@ -302,4 +328,46 @@ func BenchmarkCommit(b *testing.B) {
 			}
 		})
 	}
+}
+
+// diskFullEnv, when set, makes TestDiskFullRefusesWritesAndRecovers run
+// its child part: in a process of its own, since the limit applies to the
+// whole process.
+const diskFullEnv = "ORDERSVC_TEST_DISK_FULL_DIR"
+
+// TestDiskFullRefusesWritesAndRecovers: with RLIMIT_FSIZE at 0 (no write
+// to any file succeeds, as on a full disk) writes fail as unavailable
+// with a detail that names the disk, Ping fails, and both recover once the
+// limit is lifted. The Go runtime ignores the SIGXFSZ that comes with the
+// refused writes.
+func TestDiskFullRefusesWritesAndRecovers(t *testing.T) {
+	if dir := os.Getenv(diskFullEnv); dir != "" {
+		diskFullChild(t, dir)
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestDiskFullRefusesWritesAndRecovers$", "-test.v")
+	cmd.Env = append(os.Environ(), diskFullEnv+"="+t.TempDir())
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	t.Logf("child:\n%s", out)
+}
+
+func diskFullChild(t *testing.T, dir string) {
+	db := openSeeded(t, filepath.Join(dir, "db.sqlite"))
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_FSIZE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	full := lim
+	full.Cur = 0
+	if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &full); err != nil {
+		t.Fatal(err)
+	}
+	wantUnavailable(t, db, "disk")
+	if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	wantWorking(t, db, "once the limit is lifted")
 }

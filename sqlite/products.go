@@ -120,9 +120,8 @@ func (db *DB) SeedIfEmpty(ctx context.Context, products []ordersvc.Product) (boo
 // retry. A cause that is already KindUnavailable keeps its message, which
 // says more (say, that the database file was removed).
 func unavailable(err error, what string) error {
-	msg := "the database is unavailable"
 	if e, ok := ordersvc.AsError(err); ok && e.Kind == ordersvc.KindUnavailable {
-		msg = e.Message
+		return fmt.Errorf("%s: %w", what, err)
 	}
-	return ordersvc.WrapError(ordersvc.KindUnavailable, fmt.Errorf("%s: %w", what, err), msg)
+	return ordersvc.WrapError(ordersvc.KindUnavailable, fmt.Errorf("%s: %w", what, err), "the database is unavailable")
 }
