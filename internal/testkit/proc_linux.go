@@ -39,16 +39,30 @@ func RSS(pid int) (int64, error) {
 // Unlimited is the "no limit" value of SetFileSizeLimit.
 const Unlimited = ^uint64(0)
 
-// SetFileSizeLimit sets RLIMIT_FSIZE (soft and hard) of the running process
-// pid: a write that would take a file past limit bytes then fails with
-// EFBIG, as on a full disk. A Go program survives it: its runtime catches
-// SIGXFSZ and ignores it. Raising the limit again needs CAP_SYS_RESOURCE
-// (root). Unlimited lifts the limit.
+// SetFileSizeLimit sets the soft RLIMIT_FSIZE of the running process pid
+// (capped at its hard limit, which it leaves alone, so that lifting the
+// limit again needs no privilege): a write that would take a file past
+// limit bytes then fails with EFBIG, as on a full disk. A Go program
+// survives it: its runtime catches SIGXFSZ and ignores it. Unlimited lifts
+// the limit up to the hard limit.
 func SetFileSizeLimit(pid int, limit uint64) error {
-	lim := syscall.Rlimit{Cur: limit, Max: limit}
+	var lim syscall.Rlimit
+	if err := prlimit(pid, nil, &lim); err != nil {
+		return fmt.Errorf("read RLIMIT_FSIZE of pid %d: %w", pid, err)
+	}
+	lim.Cur = min(limit, lim.Max)
+	if err := prlimit(pid, &lim, nil); err != nil {
+		return fmt.Errorf("set RLIMIT_FSIZE of pid %d to %d: %w", pid, limit, err)
+	}
+	return nil
+}
+
+// prlimit is prlimit(2) for RLIMIT_FSIZE (the syscall package has no
+// wrapper for another process).
+func prlimit(pid int, set, old *syscall.Rlimit) error {
 	if _, _, errno := syscall.RawSyscall6(syscall.SYS_PRLIMIT64, uintptr(pid), syscall.RLIMIT_FSIZE,
-		uintptr(unsafe.Pointer(&lim)), 0, 0, 0); errno != 0 {
-		return fmt.Errorf("prlimit(%d, RLIMIT_FSIZE, %d): %w", pid, limit, errno)
+		uintptr(unsafe.Pointer(set)), uintptr(unsafe.Pointer(old)), 0, 0); errno != 0 {
+		return errno
 	}
 	return nil
 }
