@@ -157,9 +157,9 @@ var errWriterReadOnly = errors.New("the database file is read-only")
 
 // writeConnector opens the write pool's connections and refuses one that
 // SQLite opened read-only (mode=rw falls back to read-only when the
-// process may not write the file): the pool then keeps no connection that
-// can never write, and opens a new one at the next transaction, which
-// succeeds as soon as the file is writable again.
+// process may not write the file), so that a write fails at BEGIN with
+// a clear error, and the pool tries a new connection at the next
+// transaction instead of keeping one that can never write.
 type writeConnector struct {
 	drv *msqlite.Driver
 	dsn string
@@ -455,8 +455,8 @@ func storageFailure(err error) string {
 // migrate applies the migrations the database lacks. Which ones are
 // applied is read first, without a write transaction, so that a database
 // that is up to date opens even when it cannot be written (a read-only
-// file): the service then starts, serves reads and refuses writes, and
-// recovers once the file is writable.
+// file): the service then starts, serves reads and refuses writes (see
+// checkFile).
 func (db *DB) migrate(ctx context.Context) error {
 	names, err := fs.Glob(migrationFS, "migrations/*.sql")
 	if err != nil {
