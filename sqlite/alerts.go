@@ -20,7 +20,7 @@ const maxDeliveriesKept = 10000
 // one transaction: either every alert is stored or none is, so a 2xx to
 // Alertmanager always means "durably stored".
 func (db *DB) RecordAlerts(ctx context.Context, n ordersvc.AlertNotification, receivedAt time.Time) ([]ordersvc.AlertChange, error) {
-	tx, err := db.write.BeginTx(ctx, nil)
+	tx, err := db.beginWrite(ctx)
 	if err != nil {
 		return nil, unavailable(err, "record alerts: begin")
 	}
@@ -46,7 +46,7 @@ func (db *DB) RecordAlerts(ctx context.Context, n ordersvc.AlertNotification, re
 	if err != nil {
 		return nil, unavailable(err, "record alert delivery")
 	}
-	if err := tx.Commit(); err != nil {
+	if err := db.commit(tx); err != nil {
 		return nil, unavailable(err, "record alerts: commit")
 	}
 	return changes, nil

@@ -65,7 +65,7 @@ func (db *DB) RecordHeartbeat(ctx context.Context, receiver string, at time.Time
 	if err != nil {
 		return ordersvc.HeartbeatBeat{}, unavailable(err, "record heartbeat: update")
 	}
-	if err := tx.Commit(); err != nil {
+	if err := db.commit(tx); err != nil {
 		return ordersvc.HeartbeatBeat{}, unavailable(err, "record heartbeat: commit")
 	}
 	beat := ordersvc.HeartbeatBeat{Heartbeat: after, Recovered: before.SilentSince != nil}

@@ -29,7 +29,7 @@ func (db *DB) CreateOrder(ctx context.Context, n ordersvc.NewOrder) (ordersvc.Or
 		return ordersvc.Order{}, false, err
 	}
 	fingerprint := n.Fingerprint()
-	tx, err := db.write.BeginTx(ctx, nil)
+	tx, err := db.beginWrite(ctx)
 	if err != nil {
 		return ordersvc.Order{}, false, unavailable(err, "create order: begin")
 	}
@@ -97,7 +97,7 @@ func (db *DB) CreateOrder(ctx context.Context, n ordersvc.NewOrder) (ordersvc.Or
 	if err != nil {
 		return ordersvc.Order{}, false, unavailable(err, "create order: update totals")
 	}
-	if err := tx.Commit(); err != nil {
+	if err := db.commit(tx); err != nil {
 		return ordersvc.Order{}, false, unavailable(err, "create order: commit")
 	}
 	return o, true, nil

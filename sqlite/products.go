@@ -46,7 +46,7 @@ func (db *DB) UpsertProduct(ctx context.Context, p ordersvc.Product) (bool, erro
 	if err := p.Validate(); err != nil {
 		return false, err
 	}
-	tx, err := db.write.BeginTx(ctx, nil)
+	tx, err := db.beginWrite(ctx)
 	if err != nil {
 		return false, unavailable(err, "upsert product: begin")
 	}
@@ -72,16 +72,24 @@ func (db *DB) UpsertProduct(ctx context.Context, p ordersvc.Product) (bool, erro
 	if err != nil {
 		return false, unavailable(err, "upsert product")
 	}
-	if err := tx.Commit(); err != nil {
+	if err := db.commit(tx); err != nil {
 		return false, unavailable(err, "upsert product: commit")
 	}
 	return exists == 0, nil
 }
 
 // SeedIfEmpty inserts products when the catalog is empty and no order was
-// ever placed, and reports whether it did.
+// ever placed, and reports whether it did. A database that has data is
+// recognised without a write transaction, so that a read-only one opens.
 func (db *DB) SeedIfEmpty(ctx context.Context, products []ordersvc.Product) (bool, error) {
-	tx, err := db.write.BeginTx(ctx, nil)
+	var rows int
+	if err := db.read.QueryRowContext(ctx, "SELECT (SELECT count(*) FROM products) + (SELECT count(*) FROM orders)").Scan(&rows); err != nil {
+		return false, fmt.Errorf("seed: count: %w", err)
+	}
+	if rows > 0 {
+		return false, nil
+	}
+	tx, err := db.beginWrite(ctx)
 	if err != nil {
 		return false, fmt.Errorf("seed: begin: %w", err)
 	}
@@ -102,13 +110,18 @@ func (db *DB) SeedIfEmpty(ctx context.Context, products []ordersvc.Product) (boo
 			return false, fmt.Errorf("seed product %q: %w", p.ID, err)
 		}
 	}
-	if err := tx.Commit(); err != nil {
+	if err := db.commit(tx); err != nil {
 		return false, fmt.Errorf("seed: commit: %w", err)
 	}
 	return true, nil
 }
 
-// unavailable wraps a storage failure as KindUnavailable: the client may retry.
+// unavailable wraps a storage failure as KindUnavailable: the client may
+// retry. A cause that is already KindUnavailable keeps its message, which
+// says more (say, that the database file was removed).
 func unavailable(err error, what string) error {
+	if e, ok := ordersvc.AsError(err); ok && e.Kind == ordersvc.KindUnavailable {
+		return fmt.Errorf("%s: %w", what, err)
+	}
 	return ordersvc.WrapError(ordersvc.KindUnavailable, fmt.Errorf("%s: %w", what, err), "the database is unavailable")
 }

@@ -50,29 +50,23 @@ func startStack(t *testing.T) *stack {
 	return s
 }
 
-// startService runs the service on a kernel-chosen port and reads the
-// address back from its "ordersvc listening" log line.
+// startService runs the service on a kernel-chosen port (testkit reads
+// the address back from its "ordersvc listening" log line) and waits until
+// it is ready.
 func (s *stack) startService(bin string) {
 	t := s.t
 	t.Helper()
 	s.started = time.Now()
-	s.service = testkit.StartProc(t, "ordersvc", bin, nil, testkit.ProcOptions{Env: []string{
-		"HTTP_ADDR=127.0.0.1:0",
-		"DATABASE_URL=sqlite://" + filepath.Join(s.dir, "ordersvc.db"),
-		"ADMIN_TOKEN=" + testkit.AdminToken,
-		"ALERT_WEBHOOK_TOKEN=" + testkit.WebhookToken,
-		"SENTRY_DSN=" + s.sink.DSN(),
-		"SENTRY_ENVIRONMENT=e2e",
-		"LOG_FORMAT=json",
-		"SHUTDOWN_TIMEOUT=10s",
-	}})
-	rec := s.service.WaitJSONLogLine(t, "ordersvc listening", startTimeout)
-	addr, _ := rec["addr"].(string)
-	if addr == "" {
-		t.Fatalf("ordersvc logged \"ordersvc listening\" without addr: %v", rec)
-	}
-	s.svcURL = "http://" + addr
-	s.service.WaitReady(t, s.svcURL+"/readyz", startTimeout)
+	svc := testkit.StartServiceProc(t, testkit.ServiceProcOptions{
+		Bin:    bin,
+		DBPath: filepath.Join(s.dir, "ordersvc.db"),
+		Env: []string{
+			"SENTRY_DSN=" + s.sink.DSN(),
+			"SENTRY_ENVIRONMENT=e2e",
+			"SHUTDOWN_TIMEOUT=10s",
+		},
+	})
+	s.service, s.svcURL = svc.Proc, svc.URL
 }
 
 // startAlertmanagers runs n Alertmanagers in one gossip cluster, with the

@@ -44,6 +44,10 @@ const (
 	maxHeaderBytes    = 64 << 10
 )
 
+// dbUpTimeout bounds db_up's query at scrape time, so a hung database
+// cannot hold a scrape.
+const dbUpTimeout = time.Second
+
 // Store is everything the service needs from its database.
 type Store interface {
 	ordersvc.OrderService
@@ -199,7 +203,7 @@ func (a *App) init(ctx context.Context, opts Options) error {
 	if err := metrics.RegisterHeartbeat(a.Registry, a.Store); err != nil {
 		return err
 	}
-	if err := metrics.RegisterDBUp(a.Registry, a.Store); err != nil {
+	if err := metrics.RegisterDBUp(a.Registry, a.Store, dbUpTimeout); err != nil {
 		return err
 	}
 	a.Watchdog = &watchdog.Switch{Store: a.Store, Reporter: a.Tracker, Logger: a.Logger, Timeout: a.Config.HeartbeatTimeout}
