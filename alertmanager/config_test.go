@@ -61,8 +61,8 @@ func TestConfigLoads(t *testing.T) {
 	if cfg.Route.Receiver != rcvCatchAll {
 		t.Errorf("root receiver = %q, want %q", cfg.Route.Receiver, rcvCatchAll)
 	}
-	if len(cfg.InhibitRules) != 2 {
-		t.Errorf("%d inhibit rules, want 2 (critical>warning, target down>symptoms)", len(cfg.InhibitRules))
+	if len(cfg.InhibitRules) != 3 {
+		t.Errorf("%d inhibit rules, want 3 (critical>warning, target down>symptoms, PostgresDown>DatabaseDown)", len(cfg.InhibitRules))
 	}
 	for _, glob := range cfg.Templates {
 		if m, _ := filepath.Glob(glob); len(m) == 0 {

@@ -140,6 +140,17 @@ func TestInhibition(t *testing.T) {
 			[]model.LabelSet{alert("TargetDown", "critical", serviceJob)}, nil,
 			alert("TargetMissing", "critical", serviceJob), false},
 
+		// PostgreSQL down is the cause of the service's DatabaseDown.
+		{"PostgresDown mutes DatabaseDown of the service's job",
+			[]model.LabelSet{alert("PostgresDown", "critical", "postgres")}, nil,
+			alert("DatabaseDown", "critical", serviceJob), true},
+		{"DatabaseDown does not mute PostgresDown",
+			[]model.LabelSet{alert("DatabaseDown", "critical", serviceJob)}, nil,
+			alert("PostgresDown", "critical", "postgres"), false},
+		{"PostgresDown leaves HighErrorRate alone",
+			[]model.LabelSet{alert("PostgresDown", "critical", "postgres")}, nil,
+			alert("HighErrorRate", "critical", serviceJob), false},
+
 		// The heartbeat must get through whatever else fires.
 		{"Watchdog is never muted",
 			everything, nil,

@@ -30,6 +30,19 @@ var specAlerts = []struct {
 	{"InventoryLow", "warning", rcvTicket},
 	{"OutOfStock", "info", rcvLowPriority},
 	{"Watchdog", "none", rcvHeartbeat},
+	{"DatabaseDown", "critical", rcvPaging},
+	{"PostgresDown", "critical", rcvPaging},
+	{"ErrorTrackingDropping", "warning", rcvTicket},
+	// Self-monitoring. An Alertmanager that fails cannot deliver its own
+	// alerts; what still reaches a person then is the service's dead man's
+	// switch (no Watchdog heartbeat → "alerting pipeline silent" to Sentry).
+	{"PrometheusBadConfig", "critical", rcvPaging},
+	{"PrometheusRuleFailures", "critical", rcvPaging},
+	{"PrometheusNotConnectedToAlertmanagers", "warning", rcvTicket},
+	{"PrometheusErrorSendingAlertsToSomeAlertmanagers", "warning", rcvTicket},
+	{"AlertmanagerFailedReload", "critical", rcvPaging},
+	{"AlertmanagerMembersInconsistent", "critical", rcvPaging},
+	{"AlertmanagerFailedToSendAlerts", "warning", rcvTicket},
 }
 
 // policyReceiver is the routing policy alertmanager.yml implements, used for
