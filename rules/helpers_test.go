@@ -17,15 +17,13 @@
 package rules_test
 
 import (
+	"github.com/ordersvc/ordersvc/internal/testkit"
 	"os"
 	"path/filepath"
 	"sort"
 	"testing"
 
-	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/rulefmt"
-
-	"github.com/ordersvc/ordersvc/internal/gotool"
 )
 
 // runbookBase is the URL prefix of every runbook_url: the runbook of alert
@@ -35,11 +33,7 @@ const runbookBase = "https://github.com/ordersvc/ordersvc/blob/main/docs/runbook
 // repoRoot returns the repository root or fails the test.
 func repoRoot(t testing.TB) string {
 	t.Helper()
-	root, err := gotool.RepoRoot()
-	if err != nil {
-		t.Fatalf("find repository root: %v", err)
-	}
-	return root
+	return testkit.RepoRoot(t)
 }
 
 // ruleFiles returns the rule files Prometheus loads: rules/*.yml (the
@@ -78,20 +72,13 @@ type parsedFile struct {
 	groups *rulefmt.RuleGroups
 }
 
-// parseRuleFiles parses every rule file with the same parser and validation
-// Prometheus uses when it loads rules, failing the test on any error.
+// parseRuleFiles returns every rule file as Prometheus parses it (parsed
+// once per test binary by testkit), failing the test on any error.
 func parseRuleFiles(t testing.TB) []parsedFile {
 	t.Helper()
 	var out []parsedFile
-	for _, f := range ruleFiles(t) {
-		rgs, errs := rulefmt.ParseFile(f, false, model.UTF8Validation)
-		for _, err := range errs {
-			t.Errorf("parse %s: %v", f, err)
-		}
-		if len(errs) > 0 {
-			t.FailNow()
-		}
-		out = append(out, parsedFile{path: f, groups: rgs})
+	for _, f := range testkit.RuleFiles(t) {
+		out = append(out, parsedFile{path: f.Path, groups: f.Groups})
 	}
 	return out
 }
