@@ -5,7 +5,6 @@
 package metrics
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -195,51 +194,6 @@ func (m *Metrics) InitEndpoint(method, endpoint string, statuses ...int) {
 // sqlite.QueryObserver.
 func (m *Metrics) ObserveQuery(operation, table string, d time.Duration) {
 	m.dbQueries.WithLabelValues(operation, table).Observe(d.Seconds())
-}
-
-// ProductLister is what the inventory collector needs from the store.
-type ProductLister interface {
-	Products(ctx context.Context) ([]ordersvc.Product, error)
-}
-
-// inventoryCollector exports inventory_level by reading the database at
-// scrape time, so the gauge is right after a restart and agrees across
-// replicas sharing a database, instead of drifting from in-process updates.
-type inventoryCollector struct {
-	store   ProductLister
-	desc    *prometheus.Desc
-	timeout time.Duration
-}
-
-// RegisterInventory registers the inventory_level collector on reg.
-func RegisterInventory(reg prometheus.Registerer, store ProductLister) error {
-	c := &inventoryCollector{
-		store:   store,
-		desc:    prometheus.NewDesc("inventory_level", "Units in stock, by product, read from the database at scrape time.", []string{"product_id"}, nil),
-		timeout: 3 * time.Second,
-	}
-	if err := reg.Register(c); err != nil {
-		return fmt.Errorf("register inventory collector: %w", err)
-	}
-	return nil
-}
-
-// Describe implements prometheus.Collector.
-func (c *inventoryCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
-
-// Collect implements prometheus.Collector. The catalog is bounded
-// (ordersvc.MaxProducts), and so is the number of series.
-func (c *inventoryCollector) Collect(ch chan<- prometheus.Metric) {
-	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
-	defer cancel()
-	products, err := c.store.Products(ctx)
-	if err != nil {
-		ch <- prometheus.NewInvalidMetric(c.desc, fmt.Errorf("read inventory: %w", err))
-		return
-	}
-	for _, p := range products {
-		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(p.Stock), p.ID)
-	}
 }
 
 // errNoGatherer is returned when Metrics was built without a gatherer.
