@@ -147,7 +147,14 @@ func joinReasons(reasons []ordersvc.RejectReason) string {
 // (negotiated), gzip-compressed when the scraper accepts it. A collector
 // that fails (say, the database is down) drops its own series only.
 func (m *Metrics) Handler(errorLog promhttp.Logger) http.Handler {
-	return promhttp.HandlerFor(m.gatherer, promhttp.HandlerOpts{
+	return HandlerFor(m.gatherer, errorLog)
+}
+
+// HandlerFor serves gatherer exactly as Metrics.Handler serves the
+// service's registry; the scrape benchmark serves its client_golang-only
+// registry through it, so that the two differ only in what they gather.
+func HandlerFor(gatherer prometheus.Gatherer, errorLog promhttp.Logger) http.Handler {
+	return promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{
 		EnableOpenMetrics: true,
 		ErrorHandling:     promhttp.ContinueOnError,
 		ErrorLog:          errorLog,
