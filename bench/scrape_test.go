@@ -91,10 +91,14 @@ func loadCatalog(tb testing.TB, path string) {
 		tb.Fatal(err)
 	}
 	defer db.Close()
-	// The ids and stocks of productID and productStock.
+	// The ids and stocks of productID and productStock, inserted in a
+	// scrambled order (k = i·7919 mod n is a permutation: 7919 is a prime
+	// not dividing n), as a catalog built over time would be: rowid order
+	// is not id order, so reading by id is not a sequential table scan.
 	_, err = db.ExecContext(ctx, `INSERT INTO products (id, name, unit_price, stock, updated_at)
-		WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < ?)
-		SELECT printf('sku-%06d', i), 'Product ' || i, 100 + i % 1000, i % 50, 0 FROM n`, scrapeProducts)
+		WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < ?1),
+		p(k) AS (SELECT i * 7919 % ?1 FROM n)
+		SELECT printf('sku-%06d', k), 'Product ' || k, 100 + k % 1000, k % 50, 0 FROM p`, scrapeProducts)
 	if err != nil {
 		tb.Fatalf("load the catalog: %v", err)
 	}
