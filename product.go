@@ -10,9 +10,12 @@ const (
 	MaxProductIDLen   = 64
 	MaxProductNameLen = 128
 	MaxStock          = 1_000_000_000
-	// MaxProducts bounds the catalog, and with it the number of
-	// inventory_level series a scrape can produce.
-	MaxProducts = 1000
+	// MaxProductPage bounds one page of the catalog listing: whatever the
+	// catalog's size (at least 100,000 products must work), a request reads
+	// and writes a bounded amount.
+	MaxProductPage = 1000
+	// DefaultProductPage is the page size of GET /inventory without ?limit=.
+	DefaultProductPage = 100
 	// LowStockThreshold is the stock level below which a product is reported
 	// as low (and InventoryLow fires).
 	LowStockThreshold = 10
@@ -82,12 +85,31 @@ func IsSafeToken(s string, maxLen int) bool {
 	return true
 }
 
-// InventoryService reads and changes the catalog.
+// InventoryService reads and changes the catalog. The catalog has no
+// small fixed size, so nothing reads all of it into memory at once: pages
+// are bounded, and whole-catalog readers stream.
 type InventoryService interface {
-	// Products returns every product ordered by id.
-	Products(ctx context.Context) ([]Product, error)
+	// ProductPage returns up to limit products whose ids sort after after
+	// in byte order ("" starts at the beginning), ordered by id. next is
+	// the id to pass as after for the following page, "" when this page is
+	// the last. limit is clamped to 1..MaxProductPage. The cursor is a
+	// product id, not an offset, so products inserted or deleted between
+	// pages never make a walk skip or repeat a product that exists
+	// throughout it.
+	ProductPage(ctx context.Context, after string, limit int) (products []Product, next string, err error)
+	// ProductStocks calls fn with the id and stock of every product, in no
+	// particular order, streaming rows instead of loading the catalog into
+	// memory; the inventory_level collector reads it at scrape time. fn
+	// may keep the id. An error from fn stops the walk and is returned.
+	ProductStocks(ctx context.Context, fn func(id string, stock int64) error) error
 	// UpsertProduct creates or replaces a product and reports whether it was created.
 	UpsertProduct(ctx context.Context, p Product) (created bool, err error)
+}
+
+// ClampProductPage returns limit bounded to 1..MaxProductPage: the
+// stores' guard, so that no caller can ask for an unbounded page.
+func ClampProductPage(limit int) int {
+	return min(max(limit, 1), MaxProductPage)
 }
 
 // DemoCatalog is seeded into an empty database so the API is usable at once.

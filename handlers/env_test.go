@@ -114,16 +114,17 @@ func (e *env) deliveryStats() (deliveries, truncated int64) {
 
 func (e *env) stock(id string) int64 {
 	e.t.Helper()
-	products, err := e.db.Products(context.Background())
+	stock := int64(-1)
+	err := e.db.ProductStocks(context.Background(), func(pid string, s int64) error {
+		if pid == id {
+			stock = s
+		}
+		return nil
+	})
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	for _, p := range products {
-		if p.ID == id {
-			return p.Stock
-		}
-	}
-	return -1
+	return stock
 }
 
 func (e *env) summary() ordersvc.Summary {

@@ -5,7 +5,6 @@
 package metrics
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -148,7 +147,14 @@ func joinReasons(reasons []ordersvc.RejectReason) string {
 // (negotiated), gzip-compressed when the scraper accepts it. A collector
 // that fails (say, the database is down) drops its own series only.
 func (m *Metrics) Handler(errorLog promhttp.Logger) http.Handler {
-	return promhttp.HandlerFor(m.gatherer, promhttp.HandlerOpts{
+	return HandlerFor(m.gatherer, errorLog)
+}
+
+// HandlerFor serves gatherer exactly as Metrics.Handler serves the
+// service's registry; the scrape benchmark serves its client_golang-only
+// registry through it, so that the two differ only in what they gather.
+func HandlerFor(gatherer prometheus.Gatherer, errorLog promhttp.Logger) http.Handler {
+	return promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{
 		EnableOpenMetrics: true,
 		ErrorHandling:     promhttp.ContinueOnError,
 		ErrorLog:          errorLog,
@@ -195,51 +201,6 @@ func (m *Metrics) InitEndpoint(method, endpoint string, statuses ...int) {
 // sqlite.QueryObserver.
 func (m *Metrics) ObserveQuery(operation, table string, d time.Duration) {
 	m.dbQueries.WithLabelValues(operation, table).Observe(d.Seconds())
-}
-
-// ProductLister is what the inventory collector needs from the store.
-type ProductLister interface {
-	Products(ctx context.Context) ([]ordersvc.Product, error)
-}
-
-// inventoryCollector exports inventory_level by reading the database at
-// scrape time, so the gauge is right after a restart and agrees across
-// replicas sharing a database, instead of drifting from in-process updates.
-type inventoryCollector struct {
-	store   ProductLister
-	desc    *prometheus.Desc
-	timeout time.Duration
-}
-
-// RegisterInventory registers the inventory_level collector on reg.
-func RegisterInventory(reg prometheus.Registerer, store ProductLister) error {
-	c := &inventoryCollector{
-		store:   store,
-		desc:    prometheus.NewDesc("inventory_level", "Units in stock, by product, read from the database at scrape time.", []string{"product_id"}, nil),
-		timeout: 3 * time.Second,
-	}
-	if err := reg.Register(c); err != nil {
-		return fmt.Errorf("register inventory collector: %w", err)
-	}
-	return nil
-}
-
-// Describe implements prometheus.Collector.
-func (c *inventoryCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
-
-// Collect implements prometheus.Collector. The catalog is bounded
-// (ordersvc.MaxProducts), and so is the number of series.
-func (c *inventoryCollector) Collect(ch chan<- prometheus.Metric) {
-	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
-	defer cancel()
-	products, err := c.store.Products(ctx)
-	if err != nil {
-		ch <- prometheus.NewInvalidMetric(c.desc, fmt.Errorf("read inventory: %w", err))
-		return
-	}
-	for _, p := range products {
-		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(p.Stock), p.ID)
-	}
 }
 
 // errNoGatherer is returned when Metrics was built without a gatherer.

@@ -41,6 +41,6 @@ func openTestDB(t *testing.T, opts Options) *DB {
 // test on a new database.
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, cfg storetest.Config) storetest.Store {
-		return openTestDB(t, Options{Currency: cfg.Currency, Observer: cfg.Observer})
+		return loaderDB{openTestDB(t, Options{Currency: cfg.Currency, Observer: cfg.Observer})}
 	})
 }

@@ -52,7 +52,10 @@ func TestOutageIsUnavailableAndRecovers(t *testing.T) {
 			}
 			return err
 		}},
-		{"products", func(ctx context.Context) error { _, err := db.Products(ctx); return err }},
+		{"products", func(ctx context.Context) error { _, _, err := db.ProductPage(ctx, "", 10); return err }},
+		{"product stocks", func(ctx context.Context) error {
+			return db.ProductStocks(ctx, func(string, int64) error { return nil })
+		}},
 		{"upsert product", func(ctx context.Context) error {
 			_, err := db.UpsertProduct(ctx, ordersvc.Product{ID: "sku-9", Name: "n", UnitPrice: 1, Stock: 1})
 			return err

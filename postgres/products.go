@@ -11,13 +11,60 @@ import (
 
 var _ ordersvc.InventoryService = (*DB)(nil)
 
-// Products returns every product ordered by id (byte order).
-func (db *DB) Products(ctx context.Context) ([]ordersvc.Product, error) {
-	products, err := db.queryProducts(ctx, "ORDER BY id LIMIT $1", ordersvc.MaxProducts)
-	if err != nil {
-		return nil, unavailable(err, "list products")
+// ProductPage returns up to limit products with ids after after, ordered by
+// id; ids are COLLATE "C", so the order is byte order as in SQLite and
+// the primary key's index serves both the range and the order. It reads
+// one row more than the page to learn whether another page follows, so
+// the last page has no next cursor.
+func (db *DB) ProductPage(ctx context.Context, after string, limit int) ([]ordersvc.Product, string, error) {
+	limit = ordersvc.ClampProductPage(limit)
+	if hasNUL(after) {
+		// PostgreSQL text cannot hold a NUL, so the query would fail as
+		// if the database were down; such a cursor is the caller's
+		// mistake (no product id has one), refused as invalid.
+		return nil, "", ordersvc.InvalidFields(ordersvc.FieldError{Field: "after", Message: "must not contain NUL characters"})
 	}
-	return products, nil
+	products, err := db.queryProducts(ctx, "WHERE id > $1 ORDER BY id LIMIT $2", after, limit+1)
+	if err != nil {
+		return nil, "", unavailable(err, "list products")
+	}
+	var next string
+	if len(products) > limit {
+		products = products[:limit]
+		next = products[limit-1].ID
+	}
+	return products, next, nil
+}
+
+// ProductStocks calls fn with every product's id and stock, streaming the
+// rows from the server as they arrive (pgx reads the result set
+// incrementally), so the catalog is never held in memory at once.
+func (db *DB) ProductStocks(ctx context.Context, fn func(id string, stock int64) error) error {
+	var fnErr error
+	err := db.timed("select", "products", func() error {
+		rows, err := db.pool.Query(ctx, "SELECT id, stock FROM products")
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		var (
+			id    string
+			stock int64
+		)
+		for rows.Next() {
+			if err := rows.Scan(&id, &stock); err != nil {
+				return err
+			}
+			if fnErr = fn(id, stock); fnErr != nil {
+				return nil
+			}
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return unavailable(err, "read product stocks")
+	}
+	return fnErr
 }
 
 // queryProducts reads products with the given WHERE/ORDER/LIMIT tail. It
@@ -44,10 +91,9 @@ func (db *DB) queryProducts(ctx context.Context, tail string, args ...any) ([]or
 	return products, err
 }
 
-// UpsertProduct creates or replaces a product. A new product is refused
-// with KindConflict once the catalog holds ordersvc.MaxProducts products.
-// Creating a product takes the catalog's advisory lock, so replicas
-// creating products at once cannot together exceed the bound.
+// UpsertProduct creates or replaces a product in one statement; xmax
+// tells an inserted row version from an updated one, so "created" is
+// exact even when replicas upsert the same id at once.
 func (db *DB) UpsertProduct(ctx context.Context, p ordersvc.Product) (bool, error) {
 	if err := p.Validate(); err != nil {
 		return false, err
@@ -56,44 +102,16 @@ func (db *DB) UpsertProduct(ctx context.Context, p ordersvc.Product) (bool, erro
 		return false, ordersvc.InvalidFields(ordersvc.FieldError{Field: "name", Message: "must not contain NUL characters"})
 	}
 	var created bool
-	err := db.inTx(ctx, "upsert product", func(tx pgx.Tx) error {
-		var exists bool
-		err := db.timed("select", "products", func() error {
-			return tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM products WHERE id = $1)", p.ID).Scan(&exists)
-		})
-		if err != nil {
-			return unavailable(err, "upsert product: look up")
-		}
-		if !exists {
-			var count int
-			err := db.timed("select", "products", func() error {
-				if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", lockCatalog); err != nil {
-					return err
-				}
-				return tx.QueryRow(ctx, "SELECT count(*) FROM products").Scan(&count)
-			})
-			if err != nil {
-				return unavailable(err, "upsert product: count")
-			}
-			if count >= ordersvc.MaxProducts {
-				return ordersvc.Errorf(ordersvc.KindConflict, "the catalog is full (%d products)", ordersvc.MaxProducts)
-			}
-		}
-		return db.timed("upsert", "products", func() error {
-			// xmax is 0 only in a freshly inserted row version.
-			err := tx.QueryRow(ctx, `INSERT INTO products (id, name, unit_price, stock, updated_at) VALUES ($1, $2, $3, $4, $5)
-				ON CONFLICT (id) DO UPDATE SET name = excluded.name, unit_price = excluded.unit_price,
-				stock = excluded.stock, updated_at = excluded.updated_at
-				RETURNING xmax = 0`,
-				p.ID, p.Name, int64(p.UnitPrice), p.Stock, db.now()).Scan(&created)
-			if err != nil {
-				return unavailable(err, "upsert product")
-			}
-			return nil
-		})
+	err := db.timed("upsert", "products", func() error {
+		// xmax is 0 only in a freshly inserted row version.
+		return db.pool.QueryRow(ctx, `INSERT INTO products (id, name, unit_price, stock, updated_at) VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (id) DO UPDATE SET name = excluded.name, unit_price = excluded.unit_price,
+			stock = excluded.stock, updated_at = excluded.updated_at
+			RETURNING xmax = 0`,
+			p.ID, p.Name, int64(p.UnitPrice), p.Stock, db.now()).Scan(&created)
 	})
 	if err != nil {
-		return false, err
+		return false, unavailable(err, "upsert product")
 	}
 	return created, nil
 }

@@ -71,7 +71,7 @@ func TestReplicasMigrateAndSeedOnce(t *testing.T) {
 		t.Errorf("%d of %d replicas seeded, want exactly 1", seeded.Load(), replicas)
 	}
 	for i, db := range dbs {
-		products, err := db.Products(ctx)
+		products, _, err := db.ProductPage(ctx, "", ordersvc.MaxProductPage)
 		if err != nil || !reflect.DeepEqual(products, ordersvc.DemoCatalog()) {
 			t.Errorf("replica %d sees %+v, %v; want the demo catalog once", i, products, err)
 		}

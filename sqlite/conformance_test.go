@@ -21,6 +21,6 @@ func TestConformance(t *testing.T) {
 				t.Errorf("close: %v", err)
 			}
 		})
-		return db
+		return loaderDB{db}
 	})
 }

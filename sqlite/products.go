@@ -9,13 +9,23 @@ import (
 
 var _ ordersvc.InventoryService = (*DB)(nil)
 
-// Products returns every product ordered by id.
-func (db *DB) Products(ctx context.Context) ([]ordersvc.Product, error) {
-	products, err := db.queryProducts(ctx, "ORDER BY id LIMIT ?", ordersvc.MaxProducts)
+// ProductPage returns up to limit products with ids after after, ordered by
+// id (SQLite compares TEXT with memcmp: byte order). It reads one row more
+// than the page to learn whether another page follows, so the last page
+// has no next cursor and a walk never ends with an empty page.
+func (db *DB) ProductPage(ctx context.Context, after string, limit int) ([]ordersvc.Product, string, error) {
+	limit = ordersvc.ClampProductPage(limit)
+	// The primary key's index serves both the range and the order.
+	products, err := db.queryProducts(ctx, "WHERE id > ? ORDER BY id LIMIT ?", after, limit+1)
 	if err != nil {
-		return nil, unavailable(err, "list products")
+		return nil, "", unavailable(err, "list products")
 	}
-	return products, nil
+	var next string
+	if len(products) > limit {
+		products = products[:limit]
+		next = products[limit-1].ID
+	}
+	return products, next, nil
 }
 
 // queryProducts reads products with the given WHERE/ORDER/LIMIT tail. It
@@ -40,8 +50,41 @@ func (db *DB) queryProducts(ctx context.Context, tail string, args ...any) ([]or
 	return products, err
 }
 
-// UpsertProduct creates or replaces a product. A new product is refused
-// with KindConflict once the catalog holds ordersvc.MaxProducts products.
+// ProductStocks calls fn with every product's id and stock, streaming the
+// rows. Without ORDER BY, SQLite reads the covering index
+// products_by_stock (stock, id) instead of the table: the rows stay small
+// and no sort is needed (the exposition sorts series anyway).
+func (db *DB) ProductStocks(ctx context.Context, fn func(id string, stock int64) error) error {
+	var fnErr error
+	err := db.timed("select", "products", func() error {
+		rows, err := db.read.QueryContext(ctx, "SELECT id, stock FROM products")
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		var (
+			id    string
+			stock int64
+		)
+		for rows.Next() {
+			if err := rows.Scan(&id, &stock); err != nil {
+				return err
+			}
+			if fnErr = fn(id, stock); fnErr != nil {
+				return nil
+			}
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return unavailable(err, "read product stocks")
+	}
+	return fnErr
+}
+
+// UpsertProduct creates or replaces a product. The existence check and
+// the write share one transaction on the single writer connection, so
+// "created" is exact under concurrent upserts of the same id.
 func (db *DB) UpsertProduct(ctx context.Context, p ordersvc.Product) (bool, error) {
 	if err := p.Validate(); err != nil {
 		return false, err
@@ -52,15 +95,12 @@ func (db *DB) UpsertProduct(ctx context.Context, p ordersvc.Product) (bool, erro
 	}
 	defer func() { _ = tx.Rollback() }()
 
-	var exists, count int
+	var exists bool
 	err = db.timed("select", "products", func() error {
-		return tx.QueryRowContext(ctx, "SELECT count(*), coalesce(sum(id = ?), 0) FROM products", p.ID).Scan(&count, &exists)
+		return tx.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM products WHERE id = ?)", p.ID).Scan(&exists)
 	})
 	if err != nil {
-		return false, unavailable(err, "upsert product: count")
-	}
-	if exists == 0 && count >= ordersvc.MaxProducts {
-		return false, ordersvc.Errorf(ordersvc.KindConflict, "the catalog is full (%d products)", ordersvc.MaxProducts)
+		return false, unavailable(err, "upsert product: look up")
 	}
 	err = db.timed("upsert", "products", func() error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO products (id, name, unit_price, stock, updated_at) VALUES (?, ?, ?, ?, ?)
@@ -75,7 +115,7 @@ func (db *DB) UpsertProduct(ctx context.Context, p ordersvc.Product) (bool, erro
 	if err := db.commit(tx); err != nil {
 		return false, unavailable(err, "upsert product: commit")
 	}
-	return exists == 0, nil
+	return !exists, nil
 }
 
 // SeedIfEmpty inserts products when the catalog is empty and no order was

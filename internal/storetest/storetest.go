@@ -115,11 +115,7 @@ func upsert(t *testing.T, s Store, p ordersvc.Product) {
 
 func stockOf(t *testing.T, s Store, id string) int64 {
 	t.Helper()
-	products, err := s.Products(ctxFor(t))
-	if err != nil {
-		t.Fatalf("products: %v", err)
-	}
-	for _, p := range products {
+	for _, p := range allProducts(t, s) {
 		if p.ID == id {
 			return p.Stock
 		}
