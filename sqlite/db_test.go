@@ -223,7 +223,7 @@ func TestReplacedFileRefusesWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	products, err := db.Products(ctx)
+	products, _, err := db.ProductPage(ctx, "", ordersvc.MaxProductPage)
 	if err != nil || len(products) != 1 || products[0].ID != "other" {
 		t.Errorf("products of the replacing file after a reopen: %+v, %v; want only \"other\"", products, err)
 	}
@@ -262,7 +262,7 @@ func TestReadOnlyFileRefusesWritesAndRecovers(t *testing.T) {
 	if seeded, err := db.SeedIfEmpty(context.Background(), ordersvc.DemoCatalog()); err != nil || seeded {
 		t.Errorf("seed a read-only database that has data: %v %v", seeded, err)
 	}
-	if _, err := db.Products(context.Background()); err != nil {
+	if _, _, err := db.ProductPage(context.Background(), "", 10); err != nil {
 		t.Errorf("read a read-only database: %v", err)
 	}
 	wantUnavailable(t, db, "read-only")
