@@ -18,10 +18,14 @@ import (
 	httpmiddleware "github.com/slok/go-http-metrics/middleware"
 	slokgin "github.com/slok/go-http-metrics/middleware/gin"
 	ginprometheus "github.com/zsais/go-gin-prometheus"
+	"go.opentelemetry.io/contrib/instrumentation/github.com/gin-gonic/gin/otelgin"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/ordersvc/ordersvc/config"
 	"github.com/ordersvc/ordersvc/internal/app"
 	"github.com/ordersvc/ordersvc/metrics"
+	"github.com/ordersvc/ordersvc/tracing"
 )
 
 // route is the route template every case serves, and target the path
@@ -61,7 +65,7 @@ type benchCase struct {
 }
 
 // caseNames lists the cases in the order they are reported.
-var caseNames = []string{"bare", "ordersvc", "zsais", "slok", "promhttp", "sentrygin"}
+var caseNames = []string{"bare", "ordersvc", "ordersvc-traced", "zsais", "slok", "promhttp", "sentrygin", "otelgin"}
 
 // newEngine returns the gin engine every case starts from.
 func newEngine() *gin.Engine {
@@ -82,6 +86,13 @@ func newCase(name string) (benchCase, error) {
 		// the handler and sink, and no peer logs, so it is measured apart
 		// (BenchmarkAccessLog).
 		return newOrdersvc(name, slog.New(slog.DiscardHandler))
+	case "ordersvc-traced":
+		// The same stack with tracing on: every request sampled (always_on),
+		// spans exported to a discarding exporter, exemplars recorded.
+		return newOrdersvcWith(name, slog.New(slog.DiscardHandler),
+			map[string]string{"OTEL_TRACES_SAMPLER": config.SamplerAlwaysOn}, tracetest.NewNoopExporter())
+	case "otelgin":
+		return newOtelgin(name)
 	case "zsais":
 		return newZsais(name)
 	case "slok":
@@ -106,18 +117,27 @@ func newCase(name string) (benchCase, error) {
 // temporary SQLite file, with Sentry, tracing and fault injection off) and
 // puts its production middleware stack in front of the case's handler.
 func newOrdersvc(name string, logger *slog.Logger) (benchCase, error) {
+	return newOrdersvcWith(name, logger, nil, nil)
+}
+
+// newOrdersvcWith is newOrdersvc with configuration variables and, when
+// exporter is set, tracing on, exporting there.
+func newOrdersvcWith(name string, logger *slog.Logger, vars map[string]string, exporter sdktrace.SpanExporter) (benchCase, error) {
 	dir, err := os.MkdirTemp("", "ordersvc-bench-")
 	if err != nil {
 		return benchCase{}, err
 	}
 	env := map[string]string{"DATABASE_URL": "sqlite://" + filepath.ToSlash(filepath.Join(dir, "bench.db"))}
+	for k, v := range vars {
+		env[k] = v
+	}
 	cfg, err := config.Load(func(k string) (string, bool) { v, ok := env[k]; return v, ok }, nil, "bench")
 	if err != nil {
 		_ = os.RemoveAll(dir)
 		return benchCase{}, err
 	}
 	reg := prometheus.NewRegistry()
-	a, err := app.New(context.Background(), cfg, app.Options{Logger: logger, Registry: reg, NoSeed: true})
+	a, err := app.New(context.Background(), cfg, app.Options{Logger: logger, Registry: reg, NoSeed: true, SpanExporter: exporter})
 	if err != nil {
 		_ = os.RemoveAll(dir)
 		return benchCase{}, err
@@ -133,22 +153,47 @@ func newOrdersvc(name string, logger *slog.Logger) (benchCase, error) {
 	}}, nil
 }
 
+// newOtelgin is the tracing peer: go.opentelemetry.io/contrib's otelgin with
+// the same tracer provider as ordersvc-traced (every request sampled, a
+// discarding exporter), plus the cheapest metrics peer (zsais), so that it
+// does at least what ordersvc-traced does for tracing and RED metrics.
+func newOtelgin(name string) (benchCase, error) {
+	tp, err := tracing.New(context.Background(), config.Config{TracesSampler: config.SamplerAlwaysOn, TracesSamplerArg: 1},
+		tracing.Options{Exporter: tracetest.NewNoopExporter()})
+	if err != nil {
+		return benchCase{}, err
+	}
+	metricsMW, reg := zsaisMiddleware()
+	e := newEngine()
+	e.Use(otelgin.Middleware("ordersvc", otelgin.WithTracerProvider(tp.TracerProvider()), otelgin.WithPropagators(tp.Propagator())), metricsMW)
+	e.GET(route, getOrder)
+	return benchCase{name: name, handler: e, registry: reg, requests: "gin_requests_total",
+		cleanup: func() { _ = tp.Shutdown(context.Background()) }}, nil
+}
+
 // newZsais builds go-gin-prometheus. It registers its metrics with
 // prometheus.Register, that is on prometheus.DefaultRegisterer, and has no
 // option for another registry; so DefaultRegisterer points at a fresh
 // registry while it is built, and the global default registry is never
 // touched.
 func newZsais(name string) (benchCase, error) {
+	mw, reg := zsaisMiddleware()
+	e := newEngine()
+	e.Use(mw)
+	e.GET(route, getOrder)
+	return benchCase{name: name, handler: e, registry: reg, requests: "gin_requests_total"}, nil
+}
+
+// zsaisMiddleware returns go-gin-prometheus's middleware and the registry
+// its metrics are on. HandlerFunc, not p.Use: Use also mounts a /metrics
+// route.
+func zsaisMiddleware() (gin.HandlerFunc, *prometheus.Registry) {
 	reg := prometheus.NewRegistry()
 	prev := prometheus.DefaultRegisterer
 	prometheus.DefaultRegisterer = reg
 	p := ginprometheus.NewPrometheus("gin")
 	prometheus.DefaultRegisterer = prev
-	e := newEngine()
-	// HandlerFunc, not p.Use: Use also mounts a /metrics route.
-	e.Use(p.HandlerFunc())
-	e.GET(route, getOrder)
-	return benchCase{name: name, handler: e, registry: reg, requests: "gin_requests_total"}, nil
+	return p.HandlerFunc(), reg
 }
 
 // newPromhttp wraps the engine in client_golang's in-flight, duration and

@@ -316,7 +316,7 @@ func NewLogger(cfg config.Config, w io.Writer) *slog.Logger {
 // router uses it, for benchmarks that put it in front of a handler of
 // their own.
 func (a *App) Middleware() []gin.HandlerFunc {
-	return handlers.Middleware(handlers.StackOptions{Logger: a.Logger, Metrics: a.Metrics.HTTP, Tracker: a.Tracker, Faults: a.Faults})
+	return handlers.Middleware(handlers.StackOptions{Logger: a.Logger, Metrics: a.Metrics.HTTP, Tracker: a.Tracker, Faults: a.Faults, Tracing: a.Tracing})
 }
 
 // Handler is the service's HTTP handler: the router with its middleware.
