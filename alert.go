@@ -164,6 +164,15 @@ type AlertFilter struct {
 	Before int64
 }
 
+// PageLimit is the number of records a store reads for f: Limit, or
+// DefaultAlertListLimit when unset, at most MaxAlertListLimit+1.
+func (f AlertFilter) PageLimit() int {
+	if f.Limit <= 0 {
+		return DefaultAlertListLimit
+	}
+	return min(f.Limit, MaxAlertListLimit+1)
+}
+
 // AlertService stores and lists received alerts.
 type AlertService interface {
 	// RecordAlerts durably stores every alert of n in one transaction

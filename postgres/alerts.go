@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/ordersvc/ordersvc"
+	"github.com/ordersvc/ordersvc/internal/rowscan"
 )
 
 var _ ordersvc.AlertService = (*DB)(nil)
@@ -128,7 +129,7 @@ func (db *DB) recordAlert(ctx context.Context, tx pgx.Tx, a ordersvc.Alert, rece
 func (db *DB) lockAlert(ctx context.Context, tx pgx.Tx, a ordersvc.Alert) (*ordersvc.Alert, error) {
 	var stored *ordersvc.Alert
 	err := db.timed("select", "alerts", func() error {
-		row, err := scanAlert(tx.QueryRow(ctx, "SELECT "+alertColumns+" FROM alerts WHERE fingerprint = $1 AND starts_at = $2 FOR UPDATE",
+		row, err := rowscan.Alert(tx.QueryRow(ctx, "SELECT "+rowscan.AlertColumns+" FROM alerts WHERE fingerprint = $1 AND starts_at = $2 FOR UPDATE",
 			a.Fingerprint, a.StartsAt.UnixNano()))
 		if err == nil {
 			stored = &row
@@ -153,7 +154,7 @@ func (db *DB) insertAlert(ctx context.Context, tx pgx.Tx, r ordersvc.Alert) (seq
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 			ON CONFLICT (fingerprint, starts_at) DO NOTHING RETURNING id`,
 			r.Fingerprint, r.StartsAt.UnixNano(), r.Status, r.Labels[ordersvc.AlertLabelName], r.Labels[ordersvc.AlertLabelSeverity],
-			string(labels), string(annotations), nullableTime(r.EndsAt), r.GeneratorURL, r.Receiver,
+			string(labels), string(annotations), rowscan.NullableTime(r.EndsAt), r.GeneratorURL, r.Receiver,
 			r.FirstReceivedAt.UnixNano(), r.LastReceivedAt.UnixNano(), r.Deliveries).Scan(&seq)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil // the conflict: nothing inserted
@@ -174,7 +175,7 @@ func (db *DB) updateAlert(ctx context.Context, tx pgx.Tx, r ordersvc.Alert) erro
 	err := db.timed("update", "alerts", func() error {
 		_, err := tx.Exec(ctx, `UPDATE alerts SET status = $1, ends_at = $2, annotations = $3, last_received_at = $4, deliveries = $5
 			WHERE fingerprint = $6 AND starts_at = $7`,
-			r.Status, nullableTime(r.EndsAt), string(annotations), r.LastReceivedAt.UnixNano(), r.Deliveries,
+			r.Status, rowscan.NullableTime(r.EndsAt), string(annotations), r.LastReceivedAt.UnixNano(), r.Deliveries,
 			r.Fingerprint, r.StartsAt.UnixNano())
 		return err
 	})
@@ -184,66 +185,20 @@ func (db *DB) updateAlert(ctx context.Context, tx pgx.Tx, r ordersvc.Alert) erro
 	return nil
 }
 
-// nullableTime stores an optional time as Unix nanoseconds or NULL.
-func nullableTime(t *time.Time) *int64 {
-	if t == nil {
-		return nil
-	}
-	ns := t.UnixNano()
-	return &ns
-}
-
-const alertColumns = "id, fingerprint, starts_at, status, labels, annotations, ends_at, generator_url, receiver, first_received_at, last_received_at, deliveries"
-
-func scanAlert(row pgx.Row) (ordersvc.Alert, error) {
-	var a ordersvc.Alert
-	var startsAt, first, last int64
-	var endsAt *int64
-	var labels, annotations string
-	if err := row.Scan(&a.Seq, &a.Fingerprint, &startsAt, &a.Status, &labels, &annotations, &endsAt, &a.GeneratorURL, &a.Receiver,
-		&first, &last, &a.Deliveries); err != nil {
-		return ordersvc.Alert{}, err
-	}
-	if err := json.Unmarshal([]byte(labels), &a.Labels); err != nil {
-		return ordersvc.Alert{}, fmt.Errorf("alert labels: %w", err)
-	}
-	if err := json.Unmarshal([]byte(annotations), &a.Annotations); err != nil {
-		return ordersvc.Alert{}, fmt.Errorf("alert annotations: %w", err)
-	}
-	a.StartsAt = time.Unix(0, startsAt).UTC()
-	if endsAt != nil {
-		t := time.Unix(0, *endsAt).UTC()
-		a.EndsAt = &t
-	}
-	a.FirstReceivedAt = time.Unix(0, first).UTC()
-	a.LastReceivedAt = time.Unix(0, last).UTC()
-	return a, nil
-}
-
 // Alerts implements ordersvc.AlertService.
 func (db *DB) Alerts(ctx context.Context, f ordersvc.AlertFilter) ([]ordersvc.Alert, error) {
-	if f.Limit <= 0 {
-		f.Limit = ordersvc.DefaultAlertListLimit
-	}
-	f.Limit = min(f.Limit, ordersvc.MaxAlertListLimit+1)
 	// Newest first by id, which is also the page cursor.
-	query := "SELECT " + alertColumns + " FROM alerts WHERE ($1 = '' OR status = $1) AND ($2 <= 0 OR id < $2) ORDER BY id DESC LIMIT $3"
-	args := []any{f.Status, f.Before, f.Limit}
-	alerts := []ordersvc.Alert{}
+	query := "SELECT " + rowscan.AlertColumns + " FROM alerts WHERE ($1 = '' OR status = $1) AND ($2 <= 0 OR id < $2) ORDER BY id DESC LIMIT $3"
+	args := []any{f.Status, f.Before, f.PageLimit()}
+	var alerts []ordersvc.Alert
 	err := db.timed("select", "alerts", func() error {
 		rows, err := db.pool.Query(ctx, query, args...)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
-		for rows.Next() {
-			a, err := scanAlert(rows)
-			if err != nil {
-				return err
-			}
-			alerts = append(alerts, a)
-		}
-		return rows.Err()
+		alerts, err = rowscan.All(rows, rowscan.Alert)
+		return err
 	})
 	if err != nil {
 		return nil, unavailable(err, "list alerts")

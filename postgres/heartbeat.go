@@ -8,34 +8,10 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/ordersvc/ordersvc"
+	"github.com/ordersvc/ordersvc/internal/rowscan"
 )
 
 var _ ordersvc.HeartbeatService = (*DB)(nil)
-
-const heartbeatColumns = "last_received_at, receiver, silent_since, outages, last_recovered_at"
-
-// scanHeartbeat reads heartbeatColumns.
-func scanHeartbeat(row pgx.Row) (ordersvc.Heartbeat, error) {
-	var hb ordersvc.Heartbeat
-	var last, silent, recovered *int64
-	if err := row.Scan(&last, &hb.Receiver, &silent, &hb.Outages, &recovered); err != nil {
-		return ordersvc.Heartbeat{}, err
-	}
-	if last != nil {
-		hb.LastReceivedAt = time.Unix(0, *last).UTC()
-	}
-	hb.SilentSince = timeOrNil(silent)
-	hb.LastRecoveredAt = timeOrNil(recovered)
-	return hb, nil
-}
-
-func timeOrNil(ns *int64) *time.Time {
-	if ns == nil {
-		return nil
-	}
-	t := time.Unix(0, *ns).UTC()
-	return &t
-}
 
 // RecordHeartbeat implements ordersvc.HeartbeatService. The row is locked
 // (FOR UPDATE) before the update, so of two replicas receiving heartbeats
@@ -46,7 +22,7 @@ func (db *DB) RecordHeartbeat(ctx context.Context, receiver string, at time.Time
 		var before ordersvc.Heartbeat
 		err := db.timed("select", "heartbeat", func() error {
 			var err error
-			before, err = scanHeartbeat(tx.QueryRow(ctx, "SELECT "+heartbeatColumns+" FROM heartbeat WHERE id = 1 FOR UPDATE"))
+			before, err = rowscan.Heartbeat(tx.QueryRow(ctx, "SELECT "+rowscan.HeartbeatColumns+" FROM heartbeat WHERE id = 1 FOR UPDATE"))
 			return err
 		})
 		if err != nil {
@@ -56,10 +32,10 @@ func (db *DB) RecordHeartbeat(ctx context.Context, receiver string, at time.Time
 		err = db.timed("update", "heartbeat", func() error {
 			// A replica's clock may lag: the last heartbeat never moves back.
 			var err error
-			after, err = scanHeartbeat(tx.QueryRow(ctx, `UPDATE heartbeat SET
+			after, err = rowscan.Heartbeat(tx.QueryRow(ctx, `UPDATE heartbeat SET
 				last_received_at = greatest(coalesce(last_received_at, 0), $1), receiver = $2, silent_since = NULL,
 				last_recovered_at = CASE WHEN silent_since IS NULL THEN last_recovered_at ELSE $1 END
-				WHERE id = 1 RETURNING `+heartbeatColumns, at.UnixNano(), receiver))
+				WHERE id = 1 RETURNING `+rowscan.HeartbeatColumns, at.UnixNano(), receiver))
 			return err
 		})
 		if err != nil {
@@ -85,9 +61,9 @@ func (db *DB) ClaimSilence(ctx context.Context, now time.Time, timeout time.Dura
 	var hb ordersvc.Heartbeat
 	err := db.timed("update", "heartbeat", func() error {
 		var err error
-		hb, err = scanHeartbeat(db.pool.QueryRow(ctx, `UPDATE heartbeat SET silent_since = $1, outages = outages + 1
+		hb, err = rowscan.Heartbeat(db.pool.QueryRow(ctx, `UPDATE heartbeat SET silent_since = $1, outages = outages + 1
 			WHERE id = 1 AND last_received_at IS NOT NULL AND last_received_at < $2 AND silent_since IS NULL
-			RETURNING `+heartbeatColumns, now.UnixNano(), now.Add(-timeout).UnixNano()))
+			RETURNING `+rowscan.HeartbeatColumns, now.UnixNano(), now.Add(-timeout).UnixNano()))
 		return err
 	})
 	if errors.Is(err, pgx.ErrNoRows) { // not silent, or already claimed
@@ -105,7 +81,7 @@ func (db *DB) Heartbeat(ctx context.Context) (ordersvc.Heartbeat, error) {
 	var hb ordersvc.Heartbeat
 	err := db.timed("select", "heartbeat", func() error {
 		var err error
-		hb, err = scanHeartbeat(db.pool.QueryRow(ctx, "SELECT "+heartbeatColumns+" FROM heartbeat WHERE id = 1"))
+		hb, err = rowscan.Heartbeat(db.pool.QueryRow(ctx, "SELECT "+rowscan.HeartbeatColumns+" FROM heartbeat WHERE id = 1"))
 		return err
 	})
 	if err != nil {

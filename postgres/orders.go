@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/ordersvc/ordersvc"
+	"github.com/ordersvc/ordersvc/internal/rowscan"
 )
 
 var (
@@ -233,18 +234,7 @@ func (db *DB) Summary(ctx context.Context) (ordersvc.Summary, error) {
 			return err
 		}
 		defer rows.Close()
-		for rows.Next() {
-			var typ string
-			var count int64
-			var revenue ordersvc.Sum
-			if err := rows.Scan(&typ, &count, &revenue.Hi, &revenue.Lo); err != nil {
-				return err
-			}
-			s.Orders += count
-			s.Revenue[ordersvc.OrderType(typ)] = revenue
-			s.TotalRevenue = s.TotalRevenue.Plus(revenue)
-		}
-		return rows.Err()
+		return rowscan.Totals(rows, &s)
 	})
 	if err != nil {
 		return ordersvc.Summary{}, unavailable(err, "summarise orders")

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ordersvc/ordersvc"
+	"github.com/ordersvc/ordersvc/internal/rowscan"
 )
 
 var _ ordersvc.AlertService = (*DB)(nil)
@@ -60,7 +61,7 @@ func (db *DB) RecordAlerts(ctx context.Context, n ordersvc.AlertNotification, re
 func (db *DB) recordAlert(ctx context.Context, tx *sql.Tx, a ordersvc.Alert, receiver string, receivedAt time.Time) (ordersvc.AlertChange, error) {
 	var stored *ordersvc.Alert
 	err := db.timed("select", "alerts", func() error {
-		row, err := scanAlert(tx.QueryRowContext(ctx, "SELECT "+alertColumns+" FROM alerts WHERE fingerprint = ? AND starts_at = ?",
+		row, err := rowscan.Alert(tx.QueryRowContext(ctx, "SELECT "+rowscan.AlertColumns+" FROM alerts WHERE fingerprint = ? AND starts_at = ?",
 			a.Fingerprint, a.StartsAt.UnixNano()))
 		if err == nil {
 			stored = &row
@@ -91,7 +92,7 @@ func (db *DB) insertAlert(ctx context.Context, tx *sql.Tx, r ordersvc.Alert) (in
 		res, err := tx.ExecContext(ctx, `INSERT INTO alerts (fingerprint, starts_at, status, alertname, severity, labels, annotations,
 			ends_at, generator_url, receiver, first_received_at, last_received_at, deliveries) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			r.Fingerprint, r.StartsAt.UnixNano(), r.Status, r.Labels[ordersvc.AlertLabelName], r.Labels[ordersvc.AlertLabelSeverity], string(labels), string(annotations),
-			nullableTime(r.EndsAt), r.GeneratorURL, r.Receiver, r.FirstReceivedAt.UnixNano(), r.LastReceivedAt.UnixNano(), r.Deliveries)
+			rowscan.NullableTime(r.EndsAt), r.GeneratorURL, r.Receiver, r.FirstReceivedAt.UnixNano(), r.LastReceivedAt.UnixNano(), r.Deliveries)
 		if err != nil {
 			return err
 		}
@@ -111,7 +112,7 @@ func (db *DB) updateAlert(ctx context.Context, tx *sql.Tx, r ordersvc.Alert) err
 	err := db.timed("update", "alerts", func() error {
 		_, err := tx.ExecContext(ctx, `UPDATE alerts SET status = ?, ends_at = ?, annotations = ?, last_received_at = ?, deliveries = ?
 			WHERE fingerprint = ? AND starts_at = ?`,
-			r.Status, nullableTime(r.EndsAt), string(annotations), r.LastReceivedAt.UnixNano(), r.Deliveries,
+			r.Status, rowscan.NullableTime(r.EndsAt), string(annotations), r.LastReceivedAt.UnixNano(), r.Deliveries,
 			r.Fingerprint, r.StartsAt.UnixNano())
 		return err
 	})
@@ -121,67 +122,22 @@ func (db *DB) updateAlert(ctx context.Context, tx *sql.Tx, r ordersvc.Alert) err
 	return nil
 }
 
-// nullableTime stores an optional time as Unix nanoseconds or NULL.
-func nullableTime(t *time.Time) any {
-	if t == nil {
-		return nil
-	}
-	return t.UnixNano()
-}
-
-const alertColumns = "id, fingerprint, starts_at, status, labels, annotations, ends_at, generator_url, receiver, first_received_at, last_received_at, deliveries"
-
-func scanAlert(row interface{ Scan(...any) error }) (ordersvc.Alert, error) {
-	var a ordersvc.Alert
-	var startsAt, first, last int64
-	var endsAt sql.NullInt64
-	var labels, annotations string
-	if err := row.Scan(&a.Seq, &a.Fingerprint, &startsAt, &a.Status, &labels, &annotations, &endsAt, &a.GeneratorURL, &a.Receiver,
-		&first, &last, &a.Deliveries); err != nil {
-		return ordersvc.Alert{}, err
-	}
-	if err := json.Unmarshal([]byte(labels), &a.Labels); err != nil {
-		return ordersvc.Alert{}, fmt.Errorf("alert labels: %w", err)
-	}
-	if err := json.Unmarshal([]byte(annotations), &a.Annotations); err != nil {
-		return ordersvc.Alert{}, fmt.Errorf("alert annotations: %w", err)
-	}
-	a.StartsAt = time.Unix(0, startsAt).UTC()
-	if endsAt.Valid {
-		t := time.Unix(0, endsAt.Int64).UTC()
-		a.EndsAt = &t
-	}
-	a.FirstReceivedAt = time.Unix(0, first).UTC()
-	a.LastReceivedAt = time.Unix(0, last).UTC()
-	return a, nil
-}
-
 // Alerts implements ordersvc.AlertService.
 func (db *DB) Alerts(ctx context.Context, f ordersvc.AlertFilter) ([]ordersvc.Alert, error) {
-	if f.Limit <= 0 {
-		f.Limit = ordersvc.DefaultAlertListLimit
-	}
-	f.Limit = min(f.Limit, ordersvc.MaxAlertListLimit+1)
 	// Newest first by row id (insertion order), which is also the page
 	// cursor: a page ends where the next one starts, whatever arrives in
 	// between.
-	query := "SELECT " + alertColumns + " FROM alerts WHERE (?1 = '' OR status = ?1) AND (?2 <= 0 OR id < ?2) ORDER BY id DESC LIMIT ?3"
-	args := []any{f.Status, f.Before, f.Limit}
-	alerts := []ordersvc.Alert{}
+	query := "SELECT " + rowscan.AlertColumns + " FROM alerts WHERE (?1 = '' OR status = ?1) AND (?2 <= 0 OR id < ?2) ORDER BY id DESC LIMIT ?3"
+	args := []any{f.Status, f.Before, f.PageLimit()}
+	var alerts []ordersvc.Alert
 	err := db.timed("select", "alerts", func() error {
 		rows, err := db.read.QueryContext(ctx, query, args...)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
-		for rows.Next() {
-			a, err := scanAlert(rows)
-			if err != nil {
-				return err
-			}
-			alerts = append(alerts, a)
-		}
-		return rows.Err()
+		alerts, err = rowscan.All(rows, rowscan.Alert)
+		return err
 	})
 	if err != nil {
 		return nil, unavailable(err, "list alerts")

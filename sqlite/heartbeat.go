@@ -7,34 +7,10 @@ import (
 	"time"
 
 	"github.com/ordersvc/ordersvc"
+	"github.com/ordersvc/ordersvc/internal/rowscan"
 )
 
 var _ ordersvc.HeartbeatService = (*DB)(nil)
-
-const heartbeatColumns = "last_received_at, receiver, silent_since, outages, last_recovered_at"
-
-// scanHeartbeat reads heartbeatColumns.
-func scanHeartbeat(row interface{ Scan(...any) error }) (ordersvc.Heartbeat, error) {
-	var hb ordersvc.Heartbeat
-	var last, silent, recovered sql.NullInt64
-	if err := row.Scan(&last, &hb.Receiver, &silent, &hb.Outages, &recovered); err != nil {
-		return ordersvc.Heartbeat{}, err
-	}
-	if last.Valid {
-		hb.LastReceivedAt = time.Unix(0, last.Int64).UTC()
-	}
-	hb.SilentSince = timeOrNil(silent)
-	hb.LastRecoveredAt = timeOrNil(recovered)
-	return hb, nil
-}
-
-func timeOrNil(v sql.NullInt64) *time.Time {
-	if !v.Valid {
-		return nil
-	}
-	t := time.Unix(0, v.Int64).UTC()
-	return &t
-}
 
 // RecordHeartbeat implements ordersvc.HeartbeatService. The read and the
 // update share one write transaction on the single writer, so exactly one
@@ -47,7 +23,7 @@ func (db *DB) RecordHeartbeat(ctx context.Context, receiver string, at time.Time
 	defer func() { _ = tx.Rollback() }()
 	var before ordersvc.Heartbeat
 	err = db.timed("select", "heartbeat", func() error {
-		before, err = scanHeartbeat(tx.QueryRowContext(ctx, "SELECT "+heartbeatColumns+" FROM heartbeat WHERE id = 1"))
+		before, err = rowscan.Heartbeat(tx.QueryRowContext(ctx, "SELECT "+rowscan.HeartbeatColumns+" FROM heartbeat WHERE id = 1"))
 		return err
 	})
 	if err != nil {
@@ -56,10 +32,10 @@ func (db *DB) RecordHeartbeat(ctx context.Context, receiver string, at time.Time
 	var after ordersvc.Heartbeat
 	err = db.timed("update", "heartbeat", func() error {
 		// A replica's clock may lag: the last heartbeat never moves back.
-		after, err = scanHeartbeat(tx.QueryRowContext(ctx, `UPDATE heartbeat SET
+		after, err = rowscan.Heartbeat(tx.QueryRowContext(ctx, `UPDATE heartbeat SET
 			last_received_at = max(coalesce(last_received_at, 0), ?1), receiver = ?2, silent_since = NULL,
 			last_recovered_at = CASE WHEN silent_since IS NULL THEN last_recovered_at ELSE ?1 END
-			WHERE id = 1 RETURNING `+heartbeatColumns, at.UnixNano(), receiver))
+			WHERE id = 1 RETURNING `+rowscan.HeartbeatColumns, at.UnixNano(), receiver))
 		return err
 	})
 	if err != nil {
@@ -81,9 +57,9 @@ func (db *DB) ClaimSilence(ctx context.Context, now time.Time, timeout time.Dura
 	var hb ordersvc.Heartbeat
 	err := db.timed("update", "heartbeat", func() error {
 		var err error
-		hb, err = scanHeartbeat(db.write.QueryRowContext(ctx, `UPDATE heartbeat SET silent_since = ?1, outages = outages + 1
+		hb, err = rowscan.Heartbeat(db.write.QueryRowContext(ctx, `UPDATE heartbeat SET silent_since = ?1, outages = outages + 1
 			WHERE id = 1 AND last_received_at IS NOT NULL AND last_received_at < ?2 AND silent_since IS NULL
-			RETURNING `+heartbeatColumns, now.UnixNano(), now.Add(-timeout).UnixNano()))
+			RETURNING `+rowscan.HeartbeatColumns, now.UnixNano(), now.Add(-timeout).UnixNano()))
 		return err
 	})
 	if errors.Is(err, sql.ErrNoRows) { // not silent, or already claimed
@@ -101,7 +77,7 @@ func (db *DB) Heartbeat(ctx context.Context) (ordersvc.Heartbeat, error) {
 	var hb ordersvc.Heartbeat
 	err := db.timed("select", "heartbeat", func() error {
 		var err error
-		hb, err = scanHeartbeat(db.read.QueryRowContext(ctx, "SELECT "+heartbeatColumns+" FROM heartbeat WHERE id = 1"))
+		hb, err = rowscan.Heartbeat(db.read.QueryRowContext(ctx, "SELECT "+rowscan.HeartbeatColumns+" FROM heartbeat WHERE id = 1"))
 		return err
 	})
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/ordersvc/ordersvc"
+	"github.com/ordersvc/ordersvc/internal/rowscan"
 )
 
 var _ ordersvc.InventoryService = (*DB)(nil)
@@ -31,21 +32,15 @@ func (db *DB) ProductPage(ctx context.Context, after string, limit int) ([]order
 // queryProducts reads products with the given WHERE/ORDER/LIMIT tail. It
 // never returns nil products without an error.
 func (db *DB) queryProducts(ctx context.Context, tail string, args ...any) ([]ordersvc.Product, error) {
-	products := []ordersvc.Product{}
+	var products []ordersvc.Product
 	err := db.timed("select", "products", func() error {
-		rows, err := db.read.QueryContext(ctx, "SELECT id, name, unit_price, stock FROM products "+tail, args...)
+		rows, err := db.read.QueryContext(ctx, "SELECT "+rowscan.ProductColumns+" FROM products "+tail, args...)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
-		for rows.Next() {
-			var p ordersvc.Product
-			if err := rows.Scan(&p.ID, &p.Name, &p.UnitPrice, &p.Stock); err != nil {
-				return err
-			}
-			products = append(products, p)
-		}
-		return rows.Err()
+		products, err = rowscan.All(rows, rowscan.Product)
+		return err
 	})
 	return products, err
 }
@@ -62,19 +57,8 @@ func (db *DB) ProductStocks(ctx context.Context, fn func(id string, stock int64)
 			return err
 		}
 		defer rows.Close()
-		var (
-			id    string
-			stock int64
-		)
-		for rows.Next() {
-			if err := rows.Scan(&id, &stock); err != nil {
-				return err
-			}
-			if fnErr = fn(id, stock); fnErr != nil {
-				return nil
-			}
-		}
-		return rows.Err()
+		fnErr, err = rowscan.Stocks(rows, fn)
+		return err
 	})
 	if err != nil {
 		return unavailable(err, "read product stocks")
