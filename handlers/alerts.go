@@ -11,8 +11,10 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/ordersvc/ordersvc"
+	"github.com/ordersvc/ordersvc/internal/httpx"
 	"github.com/ordersvc/ordersvc/problem"
 )
 
@@ -198,7 +200,13 @@ func (h *api) receiveAlerts(c *gin.Context) {
 		abortWith(c, *p)
 		return
 	}
-	changes, err := h.Alerts.RecordAlerts(c.Request.Context(), n, time.Now())
+	// The webhook's work is a span of its own under the request's, with
+	// the store's queries inside it.
+	ctx, span := h.Tracing.StartSpan(c.Request.Context(), "alertmanager.webhook",
+		attribute.String("alertmanager.receiver", httpx.Clip(n.Receiver, 128)), attribute.Int("alertmanager.alerts", len(n.Alerts)))
+	var err error
+	defer func() { span.End(err) }()
+	changes, err := h.Alerts.RecordAlerts(ctx, n, time.Now())
 	if err != nil {
 		h.fail(c, err)
 		return
@@ -206,7 +214,7 @@ func (h *api) receiveAlerts(c *gin.Context) {
 	if h.Heartbeat != nil && slices.ContainsFunc(n.Alerts, ordersvc.IsHeartbeat) {
 		// A failure is a 503, so Alertmanager retries: the alerts above
 		// are stored idempotently, and the heartbeat must not be lost.
-		if err := h.Heartbeat.Beat(c.Request.Context(), n.Receiver); err != nil {
+		if err = h.Heartbeat.Beat(ctx, n.Receiver); err != nil {
 			h.fail(c, err)
 			return
 		}
@@ -220,7 +228,9 @@ func (h *api) receiveAlerts(c *gin.Context) {
 		a := ch.Alert
 		h.Metrics.AlertReceived(a.Labels[ordersvc.AlertLabelName], a.Labels[ordersvc.AlertLabelSeverity], a.Status)
 		if h.AlertForwarder != nil && ch.ShouldForward() {
+			_, fwd := h.Tracing.StartSpan(ctx, "sentry.forward_alert", attribute.String("alertname", httpx.Clip(a.Labels[ordersvc.AlertLabelName], 128)))
 			h.AlertForwarder.ForwardAlert(a, n.GroupLabels)
+			fwd.End(nil)
 		}
 	}
 	c.JSON(http.StatusOK, gin.H{"received": len(changes), "new": created})

@@ -53,7 +53,7 @@ func (db *DB) RecordAlerts(ctx context.Context, n ordersvc.AlertNotification, re
 			}
 			changes[i] = ch
 		}
-		err := db.timed("insert", "alert_deliveries", func() error {
+		err := db.timed(ctx, "insert", "alert_deliveries", func() error {
 			var id int64
 			err := tx.QueryRow(ctx, `INSERT INTO alert_deliveries (received_at, receiver, group_key, status, alerts, truncated_alerts)
 				VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
@@ -128,7 +128,7 @@ func (db *DB) recordAlert(ctx context.Context, tx pgx.Tx, a ordersvc.Alert, rece
 // startsAt), or returns nil when there is none.
 func (db *DB) lockAlert(ctx context.Context, tx pgx.Tx, a ordersvc.Alert) (*ordersvc.Alert, error) {
 	var stored *ordersvc.Alert
-	err := db.timed("select", "alerts", func() error {
+	err := db.timed(ctx, "select", "alerts", func() error {
 		row, err := rowscan.Alert(tx.QueryRow(ctx, "SELECT "+rowscan.AlertColumns+" FROM alerts WHERE fingerprint = $1 AND starts_at = $2 FOR UPDATE",
 			a.Fingerprint, a.StartsAt.UnixNano()))
 		if err == nil {
@@ -148,7 +148,7 @@ func (db *DB) lockAlert(ctx context.Context, tx pgx.Tx, a ordersvc.Alert) (*orde
 func (db *DB) insertAlert(ctx context.Context, tx pgx.Tx, r ordersvc.Alert) (seq int64, inserted bool, err error) {
 	labels, _ := json.Marshal(r.Labels) // map[string]string always encodes
 	annotations, _ := json.Marshal(r.Annotations)
-	err = db.timed("insert", "alerts", func() error {
+	err = db.timed(ctx, "insert", "alerts", func() error {
 		err := tx.QueryRow(ctx, `INSERT INTO alerts (fingerprint, starts_at, status, alertname, severity, labels, annotations,
 			ends_at, generator_url, receiver, first_received_at, last_received_at, deliveries)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
@@ -172,7 +172,7 @@ func (db *DB) insertAlert(ctx context.Context, tx pgx.Tx, r ordersvc.Alert) (seq
 // identity, labels, receiver and first receipt are fixed at insert.
 func (db *DB) updateAlert(ctx context.Context, tx pgx.Tx, r ordersvc.Alert) error {
 	annotations, _ := json.Marshal(r.Annotations) // map[string]string always encodes
-	err := db.timed("update", "alerts", func() error {
+	err := db.timed(ctx, "update", "alerts", func() error {
 		_, err := tx.Exec(ctx, `UPDATE alerts SET status = $1, ends_at = $2, annotations = $3, last_received_at = $4, deliveries = $5
 			WHERE fingerprint = $6 AND starts_at = $7`,
 			r.Status, rowscan.NullableTime(r.EndsAt), string(annotations), r.LastReceivedAt.UnixNano(), r.Deliveries,
@@ -191,7 +191,7 @@ func (db *DB) Alerts(ctx context.Context, f ordersvc.AlertFilter) ([]ordersvc.Al
 	query := "SELECT " + rowscan.AlertColumns + " FROM alerts WHERE ($1 = '' OR status = $1) AND ($2 <= 0 OR id < $2) ORDER BY id DESC LIMIT $3"
 	args := []any{f.Status, f.Before, f.PageLimit()}
 	var alerts []ordersvc.Alert
-	err := db.timed("select", "alerts", func() error {
+	err := db.timed(ctx, "select", "alerts", func() error {
 		rows, err := db.pool.Query(ctx, query, args...)
 		if err != nil {
 			return err
@@ -215,7 +215,7 @@ func (db *DB) DeleteResolvedAlerts(ctx context.Context, cutoff time.Time) (int64
 	var total int64
 	for {
 		var n int64
-		err := db.timed("delete", "alerts", func() error {
+		err := db.timed(ctx, "delete", "alerts", func() error {
 			tag, err := db.pool.Exec(ctx, `DELETE FROM alerts WHERE id IN
 				(SELECT id FROM alerts WHERE status = 'resolved' AND last_received_at < $1 LIMIT $2)`, cutoff.UnixNano(), pruneBatch)
 			n = tag.RowsAffected()

@@ -20,7 +20,7 @@ func (db *DB) RecordHeartbeat(ctx context.Context, receiver string, at time.Time
 	var beat ordersvc.HeartbeatBeat
 	err := db.inTx(ctx, "record heartbeat", func(tx pgx.Tx) error {
 		var before ordersvc.Heartbeat
-		err := db.timed("select", "heartbeat", func() error {
+		err := db.timed(ctx, "select", "heartbeat", func() error {
 			var err error
 			before, err = rowscan.Heartbeat(tx.QueryRow(ctx, "SELECT "+rowscan.HeartbeatColumns+" FROM heartbeat WHERE id = 1 FOR UPDATE"))
 			return err
@@ -29,7 +29,7 @@ func (db *DB) RecordHeartbeat(ctx context.Context, receiver string, at time.Time
 			return unavailable(err, "record heartbeat: read")
 		}
 		var after ordersvc.Heartbeat
-		err = db.timed("update", "heartbeat", func() error {
+		err = db.timed(ctx, "update", "heartbeat", func() error {
 			// A replica's clock may lag: the last heartbeat never moves back.
 			var err error
 			after, err = rowscan.Heartbeat(tx.QueryRow(ctx, `UPDATE heartbeat SET
@@ -59,7 +59,7 @@ func (db *DB) RecordHeartbeat(ctx context.Context, receiver string, at time.Time
 // and claims nothing: one outage, one report, however many replicas.
 func (db *DB) ClaimSilence(ctx context.Context, now time.Time, timeout time.Duration) (ordersvc.Heartbeat, bool, error) {
 	var hb ordersvc.Heartbeat
-	err := db.timed("update", "heartbeat", func() error {
+	err := db.timed(ctx, "update", "heartbeat", func() error {
 		var err error
 		hb, err = rowscan.Heartbeat(db.pool.QueryRow(ctx, `UPDATE heartbeat SET silent_since = $1, outages = outages + 1
 			WHERE id = 1 AND last_received_at IS NOT NULL AND last_received_at < $2 AND silent_since IS NULL
@@ -79,7 +79,7 @@ func (db *DB) ClaimSilence(ctx context.Context, now time.Time, timeout time.Dura
 // Heartbeat implements ordersvc.HeartbeatService.
 func (db *DB) Heartbeat(ctx context.Context) (ordersvc.Heartbeat, error) {
 	var hb ordersvc.Heartbeat
-	err := db.timed("select", "heartbeat", func() error {
+	err := db.timed(ctx, "select", "heartbeat", func() error {
 		var err error
 		hb, err = rowscan.Heartbeat(db.pool.QueryRow(ctx, "SELECT "+rowscan.HeartbeatColumns+" FROM heartbeat WHERE id = 1"))
 		return err

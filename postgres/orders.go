@@ -73,7 +73,7 @@ func (db *DB) createOrder(ctx context.Context, tx pgx.Tx, n ordersvc.NewOrder, f
 	}
 	var unitPrice int64
 	now := db.now()
-	err := db.timed("update", "products", func() error {
+	err := db.timed(ctx, "update", "products", func() error {
 		return tx.QueryRow(ctx, "UPDATE products SET stock = stock - $1, updated_at = $2 WHERE id = $3 AND stock >= $1 RETURNING unit_price",
 			n.Quantity, now, n.ProductID).Scan(&unitPrice)
 	})
@@ -107,7 +107,7 @@ func (db *DB) createOrder(ctx context.Context, tx pgx.Tx, n ordersvc.NewOrder, f
 		key = &n.IdempotencyKey
 	}
 	var inserted bool
-	err = db.timed("insert", "orders", func() error {
+	err = db.timed(ctx, "insert", "orders", func() error {
 		tag, err := tx.Exec(ctx, "INSERT INTO orders ("+orderColumns+", idempotency_key, request_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (idempotency_key) DO NOTHING",
 			o.ID, o.ProductID, o.Quantity, string(o.Type), o.CustomerID, int64(o.UnitPrice), int64(o.Amount), o.Currency, o.Status,
 			o.CreatedAt, key, fingerprint)
@@ -129,7 +129,7 @@ func (db *DB) createOrder(ctx context.Context, tx pgx.Tx, n ordersvc.NewOrder, f
 	// The totals, in the same transaction, on one of the type's slots:
 	// SET reads the old revenue_lo in both expressions, so the carry is
 	// exact.
-	err = db.timed("upsert", "order_totals", func() error {
+	err = db.timed(ctx, "upsert", "order_totals", func() error {
 		_, err := tx.Exec(ctx, `INSERT INTO order_totals AS t (type, slot, orders, revenue_hi, revenue_lo) VALUES ($1, $2, 1, 0, $3)
 			ON CONFLICT (type, slot) DO UPDATE SET orders = t.orders + 1,
 				revenue_hi = t.revenue_hi + (t.revenue_lo + $3) / 1000000000000000000,
@@ -152,7 +152,7 @@ const totalsSlots = 16
 // is kept).
 func (db *DB) replay(ctx context.Context, tx pgx.Tx, key string, fingerprint []byte) (o ordersvc.Order, found bool, err error) {
 	var hash []byte
-	err = db.timed("select", "orders", func() error {
+	err = db.timed(ctx, "select", "orders", func() error {
 		var err error
 		o, err = scanOrder(tx.QueryRow(ctx, "SELECT "+orderColumns+", request_hash FROM orders WHERE idempotency_key = $1", key), &hash)
 		return err
@@ -172,7 +172,7 @@ func (db *DB) replay(ctx context.Context, tx pgx.Tx, key string, fingerprint []b
 // whyNoStock tells an unknown product from one with too little stock.
 func (db *DB) whyNoStock(ctx context.Context, tx pgx.Tx, n ordersvc.NewOrder) error {
 	var stock int64
-	err := db.timed("select", "products", func() error {
+	err := db.timed(ctx, "select", "products", func() error {
 		return tx.QueryRow(ctx, "SELECT stock FROM products WHERE id = $1", n.ProductID).Scan(&stock)
 	})
 	switch {
@@ -188,7 +188,7 @@ func (db *DB) whyNoStock(ctx context.Context, tx pgx.Tx, n ordersvc.NewOrder) er
 // Order implements ordersvc.OrderService.
 func (db *DB) Order(ctx context.Context, id string) (ordersvc.Order, error) {
 	var o ordersvc.Order
-	err := db.timed("select", "orders", func() error {
+	err := db.timed(ctx, "select", "orders", func() error {
 		var err error
 		o, err = scanOrder(db.pool.QueryRow(ctx, "SELECT "+orderColumns+" FROM orders WHERE id = $1", id))
 		return err
@@ -225,7 +225,7 @@ func (db *DB) Summary(ctx context.Context) (ordersvc.Summary, error) {
 	for _, t := range ordersvc.OrderTypes() {
 		s.Revenue[t] = ordersvc.Sum{}
 	}
-	err := db.timed("select", "order_totals", func() error {
+	err := db.timed(ctx, "select", "order_totals", func() error {
 		rows, err := db.pool.Query(ctx, `SELECT type, sum(orders)::bigint,
 			(sum(revenue_hi) + div(sum(revenue_lo), 1000000000000000000))::bigint,
 			mod(sum(revenue_lo), 1000000000000000000)::bigint

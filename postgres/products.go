@@ -42,7 +42,7 @@ func (db *DB) ProductPage(ctx context.Context, after string, limit int) ([]order
 // incrementally), so the catalog is never held in memory at once.
 func (db *DB) ProductStocks(ctx context.Context, fn func(id string, stock int64) error) error {
 	var fnErr error
-	err := db.timed("select", "products", func() error {
+	err := db.timed(ctx, "select", "products", func() error {
 		rows, err := db.pool.Query(ctx, "SELECT id, stock FROM products")
 		if err != nil {
 			return err
@@ -61,7 +61,7 @@ func (db *DB) ProductStocks(ctx context.Context, fn func(id string, stock int64)
 // never returns nil products without an error.
 func (db *DB) queryProducts(ctx context.Context, tail string, args ...any) ([]ordersvc.Product, error) {
 	var products []ordersvc.Product
-	err := db.timed("select", "products", func() error {
+	err := db.timed(ctx, "select", "products", func() error {
 		rows, err := db.pool.Query(ctx, "SELECT "+rowscan.ProductColumns+" FROM products "+tail, args...)
 		if err != nil {
 			return err
@@ -84,7 +84,7 @@ func (db *DB) UpsertProduct(ctx context.Context, p ordersvc.Product) (bool, erro
 		return false, ordersvc.InvalidFields(ordersvc.FieldError{Field: "name", Message: "must not contain NUL characters"})
 	}
 	var created bool
-	err := db.timed("upsert", "products", func() error {
+	err := db.timed(ctx, "upsert", "products", func() error {
 		// xmax is 0 only in a freshly inserted row version.
 		return db.pool.QueryRow(ctx, `INSERT INTO products (id, name, unit_price, stock, updated_at) VALUES ($1, $2, $3, $4, $5)
 			ON CONFLICT (id) DO UPDATE SET name = excluded.name, unit_price = excluded.unit_price,

@@ -35,7 +35,7 @@ func (db *DB) RecordAlerts(ctx context.Context, n ordersvc.AlertNotification, re
 		}
 		changes = append(changes, ch)
 	}
-	err = db.timed("insert", "alert_deliveries", func() error {
+	err = db.timed(ctx, "insert", "alert_deliveries", func() error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO alert_deliveries (received_at, receiver, group_key, status, alerts, truncated_alerts)
 			VALUES (?, ?, ?, ?, ?, ?)`, now, n.Receiver, n.GroupKey, n.Status, len(n.Alerts), n.TruncatedAlerts)
 		if err != nil {
@@ -60,7 +60,7 @@ func (db *DB) RecordAlerts(ctx context.Context, n ordersvc.AlertNotification, re
 // delivery of the same alert can slip between them.
 func (db *DB) recordAlert(ctx context.Context, tx *sql.Tx, a ordersvc.Alert, receiver string, receivedAt time.Time) (ordersvc.AlertChange, error) {
 	var stored *ordersvc.Alert
-	err := db.timed("select", "alerts", func() error {
+	err := db.timed(ctx, "select", "alerts", func() error {
 		row, err := rowscan.Alert(tx.QueryRowContext(ctx, "SELECT "+rowscan.AlertColumns+" FROM alerts WHERE fingerprint = ? AND starts_at = ?",
 			a.Fingerprint, a.StartsAt.UnixNano()))
 		if err == nil {
@@ -88,7 +88,7 @@ func (db *DB) insertAlert(ctx context.Context, tx *sql.Tx, r ordersvc.Alert) (in
 	labels, _ := json.Marshal(r.Labels) // map[string]string always encodes
 	annotations, _ := json.Marshal(r.Annotations)
 	var seq int64
-	err := db.timed("insert", "alerts", func() error {
+	err := db.timed(ctx, "insert", "alerts", func() error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO alerts (fingerprint, starts_at, status, alertname, severity, labels, annotations,
 			ends_at, generator_url, receiver, first_received_at, last_received_at, deliveries) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			r.Fingerprint, r.StartsAt.UnixNano(), r.Status, r.Labels[ordersvc.AlertLabelName], r.Labels[ordersvc.AlertLabelSeverity], string(labels), string(annotations),
@@ -109,7 +109,7 @@ func (db *DB) insertAlert(ctx context.Context, tx *sql.Tx, r ordersvc.Alert) (in
 // identity, labels, receiver and first receipt are fixed at insert.
 func (db *DB) updateAlert(ctx context.Context, tx *sql.Tx, r ordersvc.Alert) error {
 	annotations, _ := json.Marshal(r.Annotations) // map[string]string always encodes
-	err := db.timed("update", "alerts", func() error {
+	err := db.timed(ctx, "update", "alerts", func() error {
 		_, err := tx.ExecContext(ctx, `UPDATE alerts SET status = ?, ends_at = ?, annotations = ?, last_received_at = ?, deliveries = ?
 			WHERE fingerprint = ? AND starts_at = ?`,
 			r.Status, rowscan.NullableTime(r.EndsAt), string(annotations), r.LastReceivedAt.UnixNano(), r.Deliveries,
@@ -130,7 +130,7 @@ func (db *DB) Alerts(ctx context.Context, f ordersvc.AlertFilter) ([]ordersvc.Al
 	query := "SELECT " + rowscan.AlertColumns + " FROM alerts WHERE (?1 = '' OR status = ?1) AND (?2 <= 0 OR id < ?2) ORDER BY id DESC LIMIT ?3"
 	args := []any{f.Status, f.Before, f.PageLimit()}
 	var alerts []ordersvc.Alert
-	err := db.timed("select", "alerts", func() error {
+	err := db.timed(ctx, "select", "alerts", func() error {
 		rows, err := db.read.QueryContext(ctx, query, args...)
 		if err != nil {
 			return err
@@ -154,7 +154,7 @@ func (db *DB) DeleteResolvedAlerts(ctx context.Context, cutoff time.Time) (int64
 	var total int64
 	for {
 		var n int64
-		err := db.timed("delete", "alerts", func() error {
+		err := db.timed(ctx, "delete", "alerts", func() error {
 			res, err := db.write.ExecContext(ctx, `DELETE FROM alerts WHERE id IN
 				(SELECT id FROM alerts WHERE status = 'resolved' AND last_received_at < ? LIMIT ?)`, cutoff.UnixNano(), pruneBatch)
 			if err != nil {

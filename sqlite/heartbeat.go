@@ -22,7 +22,7 @@ func (db *DB) RecordHeartbeat(ctx context.Context, receiver string, at time.Time
 	}
 	defer func() { _ = tx.Rollback() }()
 	var before ordersvc.Heartbeat
-	err = db.timed("select", "heartbeat", func() error {
+	err = db.timed(ctx, "select", "heartbeat", func() error {
 		before, err = rowscan.Heartbeat(tx.QueryRowContext(ctx, "SELECT "+rowscan.HeartbeatColumns+" FROM heartbeat WHERE id = 1"))
 		return err
 	})
@@ -30,7 +30,7 @@ func (db *DB) RecordHeartbeat(ctx context.Context, receiver string, at time.Time
 		return ordersvc.HeartbeatBeat{}, unavailable(err, "record heartbeat: read")
 	}
 	var after ordersvc.Heartbeat
-	err = db.timed("update", "heartbeat", func() error {
+	err = db.timed(ctx, "update", "heartbeat", func() error {
 		// A replica's clock may lag: the last heartbeat never moves back.
 		after, err = rowscan.Heartbeat(tx.QueryRowContext(ctx, `UPDATE heartbeat SET
 			last_received_at = max(coalesce(last_received_at, 0), ?1), receiver = ?2, silent_since = NULL,
@@ -55,7 +55,7 @@ func (db *DB) RecordHeartbeat(ctx context.Context, receiver string, at time.Time
 // UPDATE, so only one caller opens an outage.
 func (db *DB) ClaimSilence(ctx context.Context, now time.Time, timeout time.Duration) (ordersvc.Heartbeat, bool, error) {
 	var hb ordersvc.Heartbeat
-	err := db.timed("update", "heartbeat", func() error {
+	err := db.timed(ctx, "update", "heartbeat", func() error {
 		var err error
 		hb, err = rowscan.Heartbeat(db.write.QueryRowContext(ctx, `UPDATE heartbeat SET silent_since = ?1, outages = outages + 1
 			WHERE id = 1 AND last_received_at IS NOT NULL AND last_received_at < ?2 AND silent_since IS NULL
@@ -75,7 +75,7 @@ func (db *DB) ClaimSilence(ctx context.Context, now time.Time, timeout time.Dura
 // Heartbeat implements ordersvc.HeartbeatService.
 func (db *DB) Heartbeat(ctx context.Context) (ordersvc.Heartbeat, error) {
 	var hb ordersvc.Heartbeat
-	err := db.timed("select", "heartbeat", func() error {
+	err := db.timed(ctx, "select", "heartbeat", func() error {
 		var err error
 		hb, err = rowscan.Heartbeat(db.read.QueryRowContext(ctx, "SELECT "+rowscan.HeartbeatColumns+" FROM heartbeat WHERE id = 1"))
 		return err

@@ -49,7 +49,7 @@ func (db *DB) CreateOrder(ctx context.Context, n ordersvc.NewOrder) (ordersvc.Or
 	}
 
 	var unitPrice ordersvc.Money
-	err = db.timed("update", "products", func() error {
+	err = db.timed(ctx, "update", "products", func() error {
 		return tx.QueryRowContext(ctx, "UPDATE products SET stock = stock - ?1, updated_at = ?2 WHERE id = ?3 AND stock >= ?1 RETURNING unit_price",
 			n.Quantity, db.now().UnixMicro(), n.ProductID).Scan(&unitPrice)
 	})
@@ -77,7 +77,7 @@ func (db *DB) CreateOrder(ctx context.Context, n ordersvc.NewOrder) (ordersvc.Or
 	if n.IdempotencyKey != "" {
 		key = n.IdempotencyKey
 	}
-	err = db.timed("insert", "orders", func() error {
+	err = db.timed(ctx, "insert", "orders", func() error {
 		_, err := tx.ExecContext(ctx, "INSERT INTO orders ("+orderColumns+", idempotency_key, request_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 			o.ID, o.ProductID, o.Quantity, string(o.Type), o.CustomerID, int64(o.UnitPrice), int64(o.Amount), o.Currency, o.Status,
 			o.CreatedAt.UnixMicro(), key, fingerprint)
@@ -88,7 +88,7 @@ func (db *DB) CreateOrder(ctx context.Context, n ordersvc.NewOrder) (ordersvc.Or
 	}
 	// The totals row of the type, updated in the same transaction: SET
 	// reads the old revenue_lo in both expressions, so the carry is exact.
-	err = db.timed("upsert", "order_totals", func() error {
+	err = db.timed(ctx, "upsert", "order_totals", func() error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO order_totals (type, orders, revenue_hi, revenue_lo) VALUES (?1, 1, 0, ?2)
 			ON CONFLICT (type) DO UPDATE SET orders = orders + 1,
 				revenue_hi = revenue_hi + (revenue_lo + ?2) / 1000000000000000000,
@@ -107,7 +107,7 @@ func (db *DB) CreateOrder(ctx context.Context, n ordersvc.NewOrder) (ordersvc.Or
 // whyNoStock tells an unknown product from one with too little stock.
 func (db *DB) whyNoStock(ctx context.Context, tx *sql.Tx, n ordersvc.NewOrder) error {
 	var stock int64
-	err := db.timed("select", "products", func() error {
+	err := db.timed(ctx, "select", "products", func() error {
 		return tx.QueryRowContext(ctx, "SELECT stock FROM products WHERE id = ?", n.ProductID).Scan(&stock)
 	})
 	switch {
@@ -123,7 +123,7 @@ func (db *DB) whyNoStock(ctx context.Context, tx *sql.Tx, n ordersvc.NewOrder) e
 func (db *DB) orderByKey(ctx context.Context, tx *sql.Tx, key string) (ordersvc.Order, []byte, error) {
 	var o ordersvc.Order
 	var hash []byte
-	err := db.timed("select", "orders", func() error {
+	err := db.timed(ctx, "select", "orders", func() error {
 		row := tx.QueryRowContext(ctx, "SELECT "+orderColumns+", request_hash FROM orders WHERE idempotency_key = ?", key)
 		var err error
 		o, err = scanOrder(row, &hash)
@@ -135,7 +135,7 @@ func (db *DB) orderByKey(ctx context.Context, tx *sql.Tx, key string) (ordersvc.
 // Order implements ordersvc.OrderService.
 func (db *DB) Order(ctx context.Context, id string) (ordersvc.Order, error) {
 	var o ordersvc.Order
-	err := db.timed("select", "orders", func() error {
+	err := db.timed(ctx, "select", "orders", func() error {
 		var err error
 		o, err = scanOrder(db.read.QueryRowContext(ctx, "SELECT "+orderColumns+" FROM orders WHERE id = ?", id))
 		return err
@@ -169,7 +169,7 @@ func (db *DB) Summary(ctx context.Context) (ordersvc.Summary, error) {
 	for _, t := range ordersvc.OrderTypes() {
 		s.Revenue[t] = ordersvc.Sum{}
 	}
-	err := db.timed("select", "order_totals", func() error {
+	err := db.timed(ctx, "select", "order_totals", func() error {
 		rows, err := db.read.QueryContext(ctx, "SELECT type, orders, revenue_hi, revenue_lo FROM order_totals")
 		if err != nil {
 			return err

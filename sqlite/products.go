@@ -33,7 +33,7 @@ func (db *DB) ProductPage(ctx context.Context, after string, limit int) ([]order
 // never returns nil products without an error.
 func (db *DB) queryProducts(ctx context.Context, tail string, args ...any) ([]ordersvc.Product, error) {
 	var products []ordersvc.Product
-	err := db.timed("select", "products", func() error {
+	err := db.timed(ctx, "select", "products", func() error {
 		rows, err := db.read.QueryContext(ctx, "SELECT "+rowscan.ProductColumns+" FROM products "+tail, args...)
 		if err != nil {
 			return err
@@ -51,7 +51,7 @@ func (db *DB) queryProducts(ctx context.Context, tail string, args ...any) ([]or
 // and no sort is needed (the exposition sorts series anyway).
 func (db *DB) ProductStocks(ctx context.Context, fn func(id string, stock int64) error) error {
 	var fnErr error
-	err := db.timed("select", "products", func() error {
+	err := db.timed(ctx, "select", "products", func() error {
 		rows, err := db.read.QueryContext(ctx, "SELECT id, stock FROM products")
 		if err != nil {
 			return err
@@ -80,13 +80,13 @@ func (db *DB) UpsertProduct(ctx context.Context, p ordersvc.Product) (bool, erro
 	defer func() { _ = tx.Rollback() }()
 
 	var exists bool
-	err = db.timed("select", "products", func() error {
+	err = db.timed(ctx, "select", "products", func() error {
 		return tx.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM products WHERE id = ?)", p.ID).Scan(&exists)
 	})
 	if err != nil {
 		return false, unavailable(err, "upsert product: look up")
 	}
-	err = db.timed("upsert", "products", func() error {
+	err = db.timed(ctx, "upsert", "products", func() error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO products (id, name, unit_price, stock, updated_at) VALUES (?, ?, ?, ?, ?)
 			ON CONFLICT (id) DO UPDATE SET name = excluded.name, unit_price = excluded.unit_price,
 			stock = excluded.stock, updated_at = excluded.updated_at`,

@@ -167,7 +167,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	}); err != nil {
 		return nil, fmt.Errorf("error tracking: %w", err)
 	}
-	if a.Store, err = openStore(ctx, cfg, a.Metrics); err != nil {
+	if a.Store, err = openStore(ctx, cfg, a.Metrics, a.Tracing); err != nil {
 		a.Tracker.Close()
 		_ = a.Tracing.Shutdown(ctx)
 		return nil, err
@@ -278,16 +278,16 @@ func (a *App) pruneAlerts(ctx context.Context, interval time.Duration) {
 }
 
 // openStore opens the store DATABASE_URL names.
-func openStore(ctx context.Context, cfg config.Config, observer sqlite.QueryObserver) (Store, error) {
+func openStore(ctx context.Context, cfg config.Config, observer sqlite.QueryObserver, tp *tracing.Provider) (Store, error) {
 	switch cfg.Database.Driver {
 	case config.DriverSQLite:
-		db, err := sqlite.Open(ctx, cfg.Database.Path, sqlite.Options{Currency: cfg.Currency, Observer: observer})
+		db, err := sqlite.Open(ctx, cfg.Database.Path, sqlite.Options{Currency: cfg.Currency, Observer: observer, Tracing: tp})
 		if err != nil {
 			return nil, fmt.Errorf("open the store: %w", err)
 		}
 		return db, nil
 	case config.DriverPostgres:
-		db, err := postgres.Open(ctx, cfg.Database.URL, postgres.Options{Currency: cfg.Currency, Observer: observer})
+		db, err := postgres.Open(ctx, cfg.Database.URL, postgres.Options{Currency: cfg.Currency, Observer: observer, Tracing: tp})
 		if err != nil {
 			return nil, fmt.Errorf("open the store: %w", err) // postgres.Open's errors never hold the password
 		}

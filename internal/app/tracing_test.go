@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -96,5 +98,53 @@ func TestOneTraceIDLinksEverything(t *testing.T) {
 	}
 	if evs[0].Tags["trace_id"] != traceID || evs[0].Contexts["trace"]["trace_id"] != traceID {
 		t.Errorf("Sentry event tags %v, trace context %v; want trace %s", evs[0].Tags, evs[0].Contexts["trace"], traceID)
+	}
+}
+
+// TestQueriesAndWebhookAreChildSpans: a traced request's store queries are
+// child spans of its server span (db.system and the metric's operation and
+// table), and the webhook's work and its Sentry forward are spans too.
+func TestQueriesAndWebhookAreChildSpans(t *testing.T) {
+	exp := tracetest.NewInMemoryExporter()
+	svc := testkit.NewService(t, testkit.ServiceOptions{SpanExporter: exp})
+	const traceID = "5bf92f3577b34da6a3ce929d0e0e4737"
+	if w := svc.Do("GET", "/inventory", "", "traceparent", "00-"+traceID+"-00f067aa0ba902b7-01"); w.Code != http.StatusOK {
+		t.Fatalf("GET /inventory: %d", w.Code)
+	}
+	alert := `{"version":"4","status":"firing","receiver":"paging","groupKey":"g","alerts":[{"status":"firing",` +
+		`"labels":{"alertname":"HighErrorRate","severity":"critical","job":"ordersvc"},"annotations":{},` +
+		`"startsAt":"2026-11-21T10:00:00Z","endsAt":"0001-01-01T00:00:00Z","fingerprint":"abc"}]}`
+	if w := svc.Webhook(alert); w.Code != http.StatusOK {
+		t.Fatalf("webhook: %d %s", w.Code, w.Body)
+	}
+	if err := svc.Tracing.ForceFlush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string][]tracetest.SpanStub{}
+	for _, s := range exp.GetSpans() {
+		byName[s.Name] = append(byName[s.Name], s)
+	}
+	server, query := byName["GET /inventory"], byName["select products"]
+	if len(server) != 1 || len(query) == 0 {
+		t.Fatalf("spans %v: want one GET /inventory and its select products", slices.Collect(maps.Keys(byName)))
+	}
+	q := query[0]
+	if q.SpanContext.TraceID().String() != traceID || q.Parent.SpanID() != server[0].SpanContext.SpanID() {
+		t.Errorf("select products: trace %s parent %s; want trace %s under the server span %s",
+			q.SpanContext.TraceID(), q.Parent.SpanID(), traceID, server[0].SpanContext.SpanID())
+	}
+	attrs := map[string]string{}
+	for _, kv := range q.Attributes {
+		attrs[string(kv.Key)] = kv.Value.Emit()
+	}
+	if attrs["db.system"] != "sqlite" || attrs["db.operation.name"] != "select" || attrs["db.collection.name"] != "products" {
+		t.Errorf("select products attributes %v", attrs)
+	}
+	hook, fwd := byName["alertmanager.webhook"], byName["sentry.forward_alert"]
+	if len(hook) != 1 || len(fwd) != 1 || fwd[0].Parent.SpanID() != hook[0].SpanContext.SpanID() {
+		t.Fatalf("webhook spans %d, forward spans %d (want one each, the forward under the webhook)", len(hook), len(fwd))
+	}
+	if len(byName["insert alerts"]) != 1 || byName["insert alerts"][0].Parent.SpanID() != hook[0].SpanContext.SpanID() {
+		t.Errorf("the alert's insert is not a child of the webhook span")
 	}
 }
