@@ -23,6 +23,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -198,29 +199,44 @@ func freeAddr(t testing.TB) string {
 	return l.Addr().String()
 }
 
-// Attr is an OTLP/JSON attribute; only string, int and bool values are
-// read.
+// Attr is an OTLP/JSON attribute.
 type Attr struct {
-	Key   string `json:"key"`
-	Value struct {
-		StringValue *string `json:"stringValue"`
-		IntValue    *string `json:"intValue"` // OTLP/JSON: int64 as a string
-		BoolValue   *bool   `json:"boolValue"`
-	} `json:"value"`
+	Key   string   `json:"key"`
+	Value AnyValue `json:"value"`
 }
 
-// String is the attribute's value as text.
-func (a Attr) String() string {
+// AnyValue is an OTLP/JSON attribute value; string, int, bool and arrays
+// of them are read (Jaeger adds its own warnings as an array).
+type AnyValue struct {
+	StringValue *string `json:"stringValue"`
+	IntValue    *string `json:"intValue"` // OTLP/JSON: int64 as a string
+	BoolValue   *bool   `json:"boolValue"`
+	ArrayValue  *struct {
+		Values []AnyValue `json:"values"`
+	} `json:"arrayValue"`
+}
+
+// String is the value as text; an array is its elements joined by "; ".
+func (v AnyValue) String() string {
 	switch {
-	case a.Value.StringValue != nil:
-		return *a.Value.StringValue
-	case a.Value.IntValue != nil:
-		return *a.Value.IntValue
-	case a.Value.BoolValue != nil:
-		return fmt.Sprint(*a.Value.BoolValue)
+	case v.StringValue != nil:
+		return *v.StringValue
+	case v.IntValue != nil:
+		return *v.IntValue
+	case v.BoolValue != nil:
+		return fmt.Sprint(*v.BoolValue)
+	case v.ArrayValue != nil:
+		s := make([]string, len(v.ArrayValue.Values))
+		for i, e := range v.ArrayValue.Values {
+			s[i] = e.String()
+		}
+		return strings.Join(s, "; ")
 	}
 	return ""
 }
+
+// String is the attribute's value as text.
+func (a Attr) String() string { return a.Value.String() }
 
 // Span is the part of an OTLP/JSON span tests read.
 type Span struct {
