@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -32,20 +33,46 @@ type stack struct {
 	prom    *testkit.Proc
 	promURL string
 	started time.Time // when the service was started
+	opts    stackOptions
+	amBin   string     // the Alertmanager binary, for restartAlertmanager
+	amArgs  [][]string // each Alertmanager's flags, for restartAlertmanager
+}
+
+// stackOptions change what startStackWith starts; the zero value is the
+// stack of startStack.
+type stackOptions struct {
+	// serviceEnv is added to the service's environment (HEARTBEAT_TIMEOUT,
+	// OTEL_*, …).
+	serviceEnv []string
+	// ruleFiles are the repository's rule files Prometheus loads, made
+	// fast (default rules/ordersvc.rules.yml).
+	ruleFiles []string
+	// prometheusArgs are added to Prometheus' flags (feature flags).
+	prometheusArgs []string
+	// noAlertmanagers starts no Alertmanager: Prometheus then sends its
+	// alerts nowhere.
+	noAlertmanagers bool
 }
 
 // startStack starts every component and waits until each is ready; every
 // process is stopped when the test ends.
 func startStack(t *testing.T) *stack {
 	t.Helper()
+	return startStackWith(t, stackOptions{})
+}
+
+// startStackWith is startStack changed by o.
+func startStackWith(t *testing.T, o stackOptions) *stack {
+	t.Helper()
 	svcBin := testkit.ServiceBinary(t)
 	promBin := testkit.Tool(t, "prometheus")
-	amBin := testkit.Tool(t, "alertmanager")
 
-	s := &stack{t: t, dir: t.TempDir()}
+	s := &stack{t: t, dir: t.TempDir(), opts: o}
 	s.sink = sentrytest.New(t, sentrytest.Options{})
 	s.startService(svcBin)
-	s.startAlertmanagers(amBin, 2)
+	if !o.noAlertmanagers {
+		s.startAlertmanagers(testkit.Tool(t, "alertmanager"), 2)
+	}
 	s.startPrometheus(promBin)
 	return s
 }
@@ -60,11 +87,11 @@ func (s *stack) startService(bin string) {
 	svc := testkit.StartServiceProc(t, testkit.ServiceProcOptions{
 		Bin:    bin,
 		DBPath: filepath.Join(s.dir, "ordersvc.db"),
-		Env: []string{
+		Env: append([]string{
 			"SENTRY_DSN=" + s.sink.DSN(),
 			"SENTRY_ENVIRONMENT=e2e",
 			"SHUTDOWN_TIMEOUT=10s",
-		},
+		}, s.opts.serviceEnv...),
 	})
 	s.service, s.svcURL = svc.Proc, svc.URL
 }
@@ -87,6 +114,7 @@ func (s *stack) startAlertmanagers(bin string, n int) {
 	if err := writeFile(cfgFile, cfg); err != nil {
 		t.Fatal(err)
 	}
+	s.amBin = bin
 	webPorts, clusterPorts := make([]int, n), make([]int, n)
 	for i := range n {
 		webPorts[i], clusterPorts[i] = testkit.FreePort(t), testkit.FreePort(t)
@@ -116,6 +144,7 @@ func (s *stack) startAlertmanagers(bin string, n int) {
 		}
 		p := testkit.StartProc(t, "alertmanager-"+strconv.Itoa(i), bin, args, testkit.ProcOptions{})
 		s.ams = append(s.ams, p)
+		s.amArgs = append(s.amArgs, args)
 		s.amURLs = append(s.amURLs, "http://127.0.0.1:"+strconv.Itoa(webPorts[i]))
 	}
 	for i, p := range s.ams {
@@ -145,14 +174,25 @@ func (s *stack) startAlertmanagers(bin string, n int) {
 func (s *stack) startPrometheus(bin string) {
 	t := s.t
 	t.Helper()
-	rules, err := fastRules(testkit.RepoFile(t, "rules/ordersvc.rules.yml"))
-	if err != nil {
-		t.Fatalf("rewrite rules: %v", err)
+	ruleFiles := s.opts.ruleFiles
+	if len(ruleFiles) == 0 {
+		ruleFiles = []string{"rules/ordersvc.rules.yml"}
 	}
-	rulesFile := filepath.Join(s.dir, "ordersvc.rules.yml")
-	if err := writeFile(rulesFile, rules); err != nil {
+	// One directory and a glob, as in production's rule_files.
+	rulesDir := filepath.Join(s.dir, "rules")
+	if err := os.Mkdir(rulesDir, 0o700); err != nil {
 		t.Fatal(err)
 	}
+	for _, rel := range ruleFiles {
+		rules, err := fastRules(testkit.RepoFile(t, rel))
+		if err != nil {
+			t.Fatalf("rewrite %s: %v", rel, err)
+		}
+		if err := writeFile(filepath.Join(rulesDir, filepath.Base(rel)), rules); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rulesFile := filepath.Join(rulesDir, "*.yml")
 	port := testkit.FreePort(t)
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	var amAddrs []string
@@ -169,14 +209,14 @@ func (s *stack) startPrometheus(bin string) {
 	if err := writeFile(cfgFile, cfg); err != nil {
 		t.Fatal(err)
 	}
-	s.prom = testkit.StartProc(t, "prometheus", bin, []string{
+	s.prom = testkit.StartProc(t, "prometheus", bin, append([]string{
 		"--config.file=" + cfgFile,
 		"--storage.tsdb.path=" + filepath.Join(s.dir, "prometheus"),
 		"--web.listen-address=" + addr,
 		// Resend firing alerts every 2s rather than every minute, so an
 		// Alertmanager that missed a send catches up at the stack's pace.
 		"--rules.alert.resend-delay=2s",
-	}, testkit.ProcOptions{})
+	}, s.opts.prometheusArgs...), testkit.ProcOptions{})
 	s.promURL = "http://" + addr
 	s.prom.WaitReady(t, s.promURL+"/-/ready", startTimeout)
 	testkit.WaitFor(t, "prometheus scrapes the service (up{job=\"ordersvc\"} == 1)", startTimeout, func() (bool, string) {
