@@ -133,4 +133,3 @@ func ginToOpenAPI(path string) string {
 	}
 	return strings.Join(parts, "/")
 }
-
