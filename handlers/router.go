@@ -150,6 +150,9 @@ func NewRouter(d Deps) *gin.Engine {
 		{"HEAD", "/healthz", nil, []gin.HandlerFunc{h.healthz}}, // probes often use HEAD
 		{"GET", "/readyz", nil, []gin.HandlerFunc{h.readyz}},
 		{"HEAD", "/readyz", nil, []gin.HandlerFunc{h.readyz}},
+		// The API description (api/openapi.yaml), unmetered like /metrics.
+		{"GET", httpx.RouteOpenAPIYAML, nil, []gin.HandlerFunc{openAPIYAML}},
+		{"GET", httpx.RouteOpenAPIJSON, nil, []gin.HandlerFunc{h.openAPIJSON()}},
 	}
 	for _, r := range routes {
 		e.Handle(r.method, r.path, r.handlers...)

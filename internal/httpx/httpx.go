@@ -83,17 +83,23 @@ func RouteLabel(fullPath string) string {
 
 // Probe routes: scraped and probed by machines, served but never counted as
 // traffic (counting them would dilute error ratios and latency
-// percentiles), never logged per request, never faulted.
+// percentiles), never logged per request, never faulted. The API
+// description is in the set too: it is fetched by tools (client
+// generators, documentation sites), not by the service's users, so it is
+// no more traffic than a scrape.
 const (
-	RouteMetrics = "/metrics"
-	RouteHealthz = "/healthz"
-	RouteReadyz  = "/readyz"
+	RouteMetrics     = "/metrics"
+	RouteHealthz     = "/healthz"
+	RouteReadyz      = "/readyz"
+	RouteOpenAPIYAML = "/openapi.yaml"
+	RouteOpenAPIJSON = "/openapi.json"
 )
 
-// IsProbe reports whether route is one of the probe routes.
+// IsProbe reports whether route is one of the probe routes: the one set
+// the RED metrics, the access log and tracing all skip.
 func IsProbe(route string) bool {
 	switch route {
-	case RouteMetrics, RouteHealthz, RouteReadyz:
+	case RouteMetrics, RouteHealthz, RouteReadyz, RouteOpenAPIYAML, RouteOpenAPIJSON:
 		return true
 	}
 	return false

@@ -91,7 +91,8 @@ func NewService(t testing.TB, o ServiceOptions) *Service {
 
 // Do sends one request to the service; headers are name, value pairs. A
 // body gets Content-Type application/json unless a Content-Type header is
-// given.
+// given. With ValidateExchanges on, the request and the response are
+// checked against the API description.
 func (s *Service) Do(method, path, body string, headers ...string) *httptest.ResponseRecorder {
 	s.t.Helper()
 	var r io.Reader
@@ -105,8 +106,16 @@ func (s *Service) Do(method, path, body string, headers ...string) *httptest.Res
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
+	// The validator gets its own copy: the handler consumes the body.
+	var sent *http.Request
+	if exchangeCheck.on.Load() {
+		sent = req.Clone(context.Background())
+	}
 	w := httptest.NewRecorder()
 	s.Handler().ServeHTTP(w, req)
+	if sent != nil {
+		checkExchange(s.t, sent, []byte(body), w.Code, w.Header(), w.Body.Bytes())
+	}
 	return w
 }
 
