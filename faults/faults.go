@@ -134,6 +134,9 @@ func (in *Injector) Set(c Config) {
 		return
 	}
 	c.Routes = slices.Clone(c.Routes)
+	if c.Routes == nil {
+		c.Routes = []string{} // shown as [], never null
+	}
 	in.current.Store(&c)
 }
 

@@ -182,3 +182,13 @@ func TestRequestContextEndsInjectedLatency(t *testing.T) {
 		t.Fatal("a canceled request kept waiting")
 	}
 }
+
+// TestActiveSettingShowsRoutesAsAList: a setting without routes is shown
+// with "routes": [] (the API document's list), never null.
+func TestActiveSettingShowsRoutesAsAList(t *testing.T) {
+	var in Injector
+	in.Set(Config{ErrorRate: 0.5})
+	if got := in.Get().Routes; got == nil || len(got) != 0 {
+		t.Errorf("Routes = %#v, want an empty list", got)
+	}
+}

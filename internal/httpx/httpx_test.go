@@ -35,7 +35,7 @@ func TestRouteLabelAndProbes(t *testing.T) {
 	if RouteLabel("") != Unmatched || RouteLabel("/orders/:id") != "/orders/:id" {
 		t.Error("RouteLabel: want the template, or unmatched for none")
 	}
-	for route, want := range map[string]bool{"/metrics": true, "/healthz": true, "/readyz": true, "/orders": false, "": false, "/metrics/": false} {
+	for route, want := range map[string]bool{"/metrics": true, "/healthz": true, "/readyz": true, "/openapi.yaml": true, "/openapi.json": true, "/orders": false, "": false, "/metrics/": false} {
 		if IsProbe(route) != want {
 			t.Errorf("IsProbe(%q) = %v, want %v", route, !want, want)
 		}
