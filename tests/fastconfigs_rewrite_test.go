@@ -138,7 +138,7 @@ func TestFastPrometheusConfig(t *testing.T) {
 		if got := staticAddrs(sc.ServiceDiscoveryConfigs); !slices.Equal(got, want[sc.JobName]) {
 			t.Errorf("job %s targets %v, want %v", sc.JobName, got, want[sc.JobName])
 		}
-		if time.Duration(sc.ScrapeInterval) != scrapeInterval {
+		if _, slow := jobScrapeInterval[sc.JobName]; !slow && time.Duration(sc.ScrapeInterval) != scrapeInterval {
 			t.Errorf("job %s scrape_interval %s", sc.JobName, sc.ScrapeInterval)
 		}
 		delete(want, sc.JobName)
@@ -239,6 +239,9 @@ func TestFastPrometheusConfigScaleOut(t *testing.T) {
 	for _, sc := range cfg.ScrapeConfigs {
 		if got := staticAddrs(sc.ServiceDiscoveryConfigs); !slices.Equal(got, want[sc.JobName]) {
 			t.Errorf("job %s targets %v, want %v", sc.JobName, got, want[sc.JobName])
+		}
+		if sc.JobName == "postgres" && (time.Duration(sc.ScrapeInterval) != jobScrapeInterval["postgres"] || sc.ScrapeTimeout != sc.ScrapeInterval) {
+			t.Errorf("job postgres scrape_interval %s, scrape_timeout %s, want %s", sc.ScrapeInterval, sc.ScrapeTimeout, jobScrapeInterval["postgres"])
 		}
 		delete(want, sc.JobName)
 	}

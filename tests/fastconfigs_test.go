@@ -42,6 +42,13 @@ const minRouteTiming = time.Second
 // scrapeInterval is the stack's scrape and rule evaluation interval.
 const scrapeInterval = time.Second
 
+// jobScrapeInterval is the scrape interval (and timeout) of the jobs that
+// cannot answer within scrapeInterval. postgres_exporter takes a second to
+// give up on a server that refuses connections (pg_exporter_last_scrape_
+// duration_seconds 1.002 with the server down): at a 1s timeout the scrape
+// fails and the pg_up 0 that PostgresDown needs never arrives.
+var jobScrapeInterval = map[string]time.Duration{"postgres": 3 * time.Second}
+
 // shrink divides d by speedup, rounds to whole seconds and applies floor.
 // Zero stays zero (it means "unset" or "immediately").
 func shrink(d, floor time.Duration) time.Duration {
@@ -145,7 +152,7 @@ type promTargets struct {
 // fastPrometheusConfig loads the repository's prometheus.yml with
 // Prometheus' config package and returns it, marshalled by that package,
 // with global and per-job scrape and evaluation intervals of
-// scrapeInterval, rule_files replaced by rulesFile, every job's static
+// scrapeInterval (jobScrapeInterval for the slow jobs), rule_files replaced by rulesFile, every job's static
 // targets replaced by the loopback address of the same component (the
 // postgres job dropped when tg has no exporter), and alerting sent to every
 // Alertmanager. A job or alerting section the test does not know is an
@@ -187,6 +194,9 @@ func fastPrometheusConfig(path, rulesFile string, tg promTargets) ([]byte, error
 			continue
 		}
 		sc.ScrapeInterval, sc.ScrapeTimeout = interval, interval
+		if d, ok := jobScrapeInterval[sc.JobName]; ok {
+			sc.ScrapeInterval, sc.ScrapeTimeout = model.Duration(d), model.Duration(d)
+		}
 		sc.ServiceDiscoveryConfigs = staticTargets(targets)
 		kept = append(kept, sc)
 	}
