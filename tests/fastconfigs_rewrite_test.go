@@ -138,7 +138,7 @@ func TestFastPrometheusConfig(t *testing.T) {
 		if got := staticAddrs(sc.ServiceDiscoveryConfigs); !slices.Equal(got, want[sc.JobName]) {
 			t.Errorf("job %s targets %v, want %v", sc.JobName, got, want[sc.JobName])
 		}
-		if time.Duration(sc.ScrapeInterval) != scrapeInterval {
+		if _, slow := jobScrapeInterval[sc.JobName]; !slow && time.Duration(sc.ScrapeInterval) != scrapeInterval {
 			t.Errorf("job %s scrape_interval %s", sc.JobName, sc.ScrapeInterval)
 		}
 		delete(want, sc.JobName)
@@ -216,5 +216,85 @@ func TestFastAlertmanagerConfig(t *testing.T) {
 	compare(orig.Route, cfg.Route)
 	if len(cfg.InhibitRules) != len(orig.InhibitRules) {
 		t.Errorf("%d inhibit rules, want %d", len(cfg.InhibitRules), len(orig.InhibitRules))
+	}
+}
+
+// TestFastPrometheusConfigScaleOut checks the scale-out stack's rewrite:
+// the ordersvc job scrapes every replica and the postgres job the test's
+// exporter; without an exporter (above) the postgres job is dropped.
+func TestFastPrometheusConfigScaleOut(t *testing.T) {
+	tg := promTargets{
+		service: "127.0.0.1:1001", replicas: []string{"127.0.0.1:1011", "127.0.0.1:1012"},
+		prometheus: "127.0.0.1:1002", alertmanagers: []string{"127.0.0.1:1003"}, postgresExporter: "127.0.0.1:1005",
+	}
+	out, err := fastPrometheusConfig(testkit.RepoFile(t, "prometheus/prometheus.yml"), "/tmp/rules.yml", tg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := promconfig.Load(string(out), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]string{"ordersvc": tg.replicas, "prometheus": {tg.prometheus}, "alertmanager": tg.alertmanagers, "postgres": {tg.postgresExporter}}
+	for _, sc := range cfg.ScrapeConfigs {
+		if got := staticAddrs(sc.ServiceDiscoveryConfigs); !slices.Equal(got, want[sc.JobName]) {
+			t.Errorf("job %s targets %v, want %v", sc.JobName, got, want[sc.JobName])
+		}
+		if sc.JobName == "postgres" && (time.Duration(sc.ScrapeInterval) != jobScrapeInterval["postgres"] || sc.ScrapeTimeout != sc.ScrapeInterval) {
+			t.Errorf("job postgres scrape_interval %s, scrape_timeout %s, want %s", sc.ScrapeInterval, sc.ScrapeTimeout, jobScrapeInterval["postgres"])
+		}
+		delete(want, sc.JobName)
+	}
+	if len(want) > 0 {
+		t.Errorf("jobs missing: %v", slices.Sorted(maps.Keys(want)))
+	}
+
+	tg.postgresExporter = ""
+	out, err = fastPrometheusConfig(testkit.RepoFile(t, "prometheus/prometheus.yml"), "/tmp/rules.yml", tg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg, err = promconfig.Load(string(out), slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatal(err)
+	}
+	for _, sc := range cfg.ScrapeConfigs {
+		if sc.JobName == "postgres" {
+			t.Errorf("a stack without postgres_exporter still scrapes the postgres job: %v", staticAddrs(sc.ServiceDiscoveryConfigs))
+		}
+	}
+}
+
+// TestFastAlertmanagerConfigHooks checks that every receiver gets one
+// webhook per URL, each with its own URL and the token file.
+func TestFastAlertmanagerConfigHooks(t *testing.T) {
+	path := testkit.RepoFile(t, "alertmanager/alertmanager.yml")
+	orig, err := amconfig.LoadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hooks := []string{"http://127.0.0.1:1/webhooks/alertmanager", "http://127.0.0.1:2/webhooks/alertmanager"}
+	out, err := fastAlertmanagerConfigHooks(path, hooks, "/tmp/token")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := amconfig.Load(string(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range cfg.Receivers {
+		var urls []string
+		for _, wh := range r.WebhookConfigs {
+			urls = append(urls, string(wh.URL))
+			if wh.HTTPConfig.Authorization.CredentialsFile != "/tmp/token" || !wh.SendResolved() {
+				t.Errorf("receiver %s: credentials_file %q, send_resolved %v", r.Name, wh.HTTPConfig.Authorization.CredentialsFile, wh.SendResolved())
+			}
+		}
+		var want []string
+		for range orig.Receivers[i].WebhookConfigs {
+			want = append(want, hooks...)
+		}
+		if !slices.Equal(urls, want) {
+			t.Errorf("receiver %s posts to %v, want %v", r.Name, urls, want)
+		}
 	}
 }

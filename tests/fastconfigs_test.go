@@ -42,6 +42,13 @@ const minRouteTiming = time.Second
 // scrapeInterval is the stack's scrape and rule evaluation interval.
 const scrapeInterval = time.Second
 
+// jobScrapeInterval is the scrape interval (and timeout) of the jobs that
+// cannot answer within scrapeInterval. postgres_exporter takes a second to
+// give up on a server that refuses connections (pg_exporter_last_scrape_
+// duration_seconds 1.002 with the server down): at a 1s timeout the scrape
+// fails and the pg_up 0 that PostgresDown needs never arrives.
+var jobScrapeInterval = map[string]time.Duration{"postgres": 3 * time.Second}
+
 // shrink divides d by speedup, rounds to whole seconds and applies floor.
 // Zero stays zero (it means "unset" or "immediately").
 func shrink(d, floor time.Duration) time.Duration {
@@ -134,16 +141,23 @@ type promTargets struct {
 	service       string   // the ordersvc job's target
 	prometheus    string   // Prometheus itself
 	alertmanagers []string // every Alertmanager, for alerting and scraping
+	// replicas, when set, are the ordersvc job's targets instead of
+	// service: one per replica of the scale-out stack.
+	replicas []string
+	// postgresExporter is the postgres job's target (postgres_exporter);
+	// empty drops the job, for a stack that runs no exporter.
+	postgresExporter string
 }
 
 // fastPrometheusConfig loads the repository's prometheus.yml with
 // Prometheus' config package and returns it, marshalled by that package,
 // with global and per-job scrape and evaluation intervals of
-// scrapeInterval, rule_files replaced by rulesFile, every job's static
-// targets replaced by the loopback address of the same component, and
-// alerting sent to every Alertmanager. A job or alerting section the test
-// does not know is an error, so a change to the real file is noticed
-// rather than silently dropped.
+// scrapeInterval (jobScrapeInterval for the slow jobs), rule_files replaced by rulesFile, every job's static
+// targets replaced by the loopback address of the same component (the
+// postgres job dropped when tg has no exporter), and alerting sent to every
+// Alertmanager. A job or alerting section the test does not know is an
+// error, so a change to the real file is noticed rather than silently
+// dropped.
 func fastPrometheusConfig(path, rulesFile string, tg promTargets) ([]byte, error) {
 	cfg, err := promconfig.LoadFile(path, false, slog.New(slog.DiscardHandler))
 	if err != nil {
@@ -154,20 +168,39 @@ func fastPrometheusConfig(path, rulesFile string, tg promTargets) ([]byte, error
 	cfg.GlobalConfig.ScrapeTimeout = interval
 	cfg.GlobalConfig.EvaluationInterval = interval
 	cfg.RuleFiles = []string{rulesFile}
+	services := []string{tg.service}
+	if len(tg.replicas) > 0 {
+		services = tg.replicas
+	}
 	jobs := map[string][]string{
-		"ordersvc":     {tg.service},
+		"ordersvc":     services,
 		"prometheus":   {tg.prometheus},
 		"alertmanager": tg.alertmanagers,
+		// nil (no exporter in this stack): the job is dropped below.
+		"postgres": nil,
 	}
+	if tg.postgresExporter != "" {
+		jobs["postgres"] = []string{tg.postgresExporter}
+	}
+	kept := cfg.ScrapeConfigs[:0]
 	for _, sc := range cfg.ScrapeConfigs {
 		targets, ok := jobs[sc.JobName]
 		if !ok {
 			return nil, fmt.Errorf("scrape job %q: the end-to-end test does not know where to point it", sc.JobName)
 		}
 		delete(jobs, sc.JobName)
+		if len(targets) == 0 {
+			// A target that cannot exist would only be a down target.
+			continue
+		}
 		sc.ScrapeInterval, sc.ScrapeTimeout = interval, interval
+		if d, ok := jobScrapeInterval[sc.JobName]; ok {
+			sc.ScrapeInterval, sc.ScrapeTimeout = model.Duration(d), model.Duration(d)
+		}
 		sc.ServiceDiscoveryConfigs = staticTargets(targets)
+		kept = append(kept, sc)
 	}
+	cfg.ScrapeConfigs = kept
 	if len(jobs) > 0 {
 		return nil, fmt.Errorf("prometheus.yml lacks the scrape jobs %v", slices.Sorted(maps.Keys(jobs)))
 	}
@@ -194,17 +227,28 @@ func staticTargets(addrs []string) discovery.Configs {
 	return discovery.Configs{discovery.StaticConfig{g}}
 }
 
-// fastAlertmanagerConfig loads the repository's alertmanager.yml with
+// fastAlertmanagerConfig is fastAlertmanagerConfigHooks with one webhook
+// URL, the single-service stack's.
+func fastAlertmanagerConfig(path, webhookURL, tokenFile string) ([]byte, error) {
+	return fastAlertmanagerConfigHooks(path, []string{webhookURL}, tokenFile)
+}
+
+// fastAlertmanagerConfigHooks loads the repository's alertmanager.yml with
 // Alertmanager's config package and returns it, marshalled by that package,
-// with every webhook pointed at webhookURL with the bearer token read from
-// tokenFile, and every route's group_wait, group_interval and
+// with every webhook replaced by one per URL of webhookURLs (the same
+// settings, each pointed at its URL, with the bearer token read from
+// tokenFile: the scale-out stack's receivers post to every replica), and
+// every route's group_wait, group_interval and
 // repeat_interval (and the global resolve_timeout) scaled down by speedup.
 // Receivers other than webhooks are an error: nothing local could receive
 // them.
 //
 // amconfig.MarshalSecretValue must be true (TestMain sets it), or the
 // webhook URLs are written as "<secret>".
-func fastAlertmanagerConfig(path, webhookURL, tokenFile string) ([]byte, error) {
+func fastAlertmanagerConfigHooks(path string, webhookURLs []string, tokenFile string) ([]byte, error) {
+	if len(webhookURLs) == 0 {
+		return nil, errors.New("no webhook URL")
+	}
 	if !amconfig.MarshalSecretValue {
 		return nil, errors.New("amconfig.MarshalSecretValue is false: webhook URLs would be written as <secret>")
 	}
@@ -227,18 +271,28 @@ func fastAlertmanagerConfig(path, webhookURL, tokenFile string) ([]byte, error) 
 		}
 	}
 	walk(cfg.Route)
-	for _, rcv := range cfg.Receivers {
+	for i := range cfg.Receivers {
+		rcv := &cfg.Receivers[i] // by pointer: the webhook list is replaced
 		if len(rcv.WebhookConfigs) == 0 {
 			return nil, fmt.Errorf("receiver %q has no webhook; the end-to-end test can only receive webhooks", rcv.Name)
 		}
+		var hooks []*amconfig.WebhookConfig
 		for _, wh := range rcv.WebhookConfigs {
 			if wh.HTTPConfig == nil || wh.HTTPConfig.Authorization == nil || wh.HTTPConfig.Authorization.CredentialsFile == "" {
 				return nil, fmt.Errorf("receiver %q: the webhook has no authorization.credentials_file", rcv.Name)
 			}
-			wh.URL = amconfig.SecretTemplateURL(webhookURL)
-			wh.URLFile = ""
-			wh.HTTPConfig.Authorization.CredentialsFile = tokenFile
+			for _, u := range webhookURLs {
+				// A copy deep enough that each URL's settings are its own.
+				hook, httpCfg, auth := *wh, *wh.HTTPConfig, *wh.HTTPConfig.Authorization
+				auth.CredentialsFile = tokenFile
+				httpCfg.Authorization = &auth
+				hook.HTTPConfig = &httpCfg
+				hook.URL = amconfig.SecretTemplateURL(u)
+				hook.URLFile = ""
+				hooks = append(hooks, &hook)
+			}
 		}
+		rcv.WebhookConfigs = hooks
 	}
 	out := cfg.String()
 	if strings.HasPrefix(out, "<error") {

@@ -36,6 +36,20 @@ type stack struct {
 	opts    stackOptions
 	amBin   string     // the Alertmanager binary, for restartAlertmanager
 	amArgs  [][]string // each Alertmanager's flags, for restartAlertmanager
+	// The scale-out stack (replicas_test.go) sets these before starting
+	// Alertmanager and Prometheus; the single-service stack leaves them
+	// empty.
+	replicaURLs []string // every replica: each scraped, each a webhook of every receiver
+	pgExporter  string   // postgres_exporter's host:port, the postgres job's target
+}
+
+// serviceURLs returns the base URL of every instance of the ordersvc job.
+func (s *stack) serviceURLs() []string {
+	if len(s.replicaURLs) > 0 {
+		return s.replicaURLs
+	}
+	return []string{s.svcURL}
+
 }
 
 // stackOptions change what startStackWith starts; the zero value is the
@@ -106,7 +120,11 @@ func (s *stack) startAlertmanagers(bin string, n int) {
 	if err := writeFile(tokenFile, []byte(testkit.WebhookToken)); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := fastAlertmanagerConfig(testkit.RepoFile(t, "alertmanager/alertmanager.yml"), s.svcURL+"/webhooks/alertmanager", tokenFile)
+	var hooks []string
+	for _, u := range s.serviceURLs() {
+		hooks = append(hooks, u+"/webhooks/alertmanager")
+	}
+	cfg, err := fastAlertmanagerConfigHooks(testkit.RepoFile(t, "alertmanager/alertmanager.yml"), hooks, tokenFile)
 	if err != nil {
 		t.Fatalf("rewrite alertmanager.yml: %v", err)
 	}
@@ -199,8 +217,13 @@ func (s *stack) startPrometheus(bin string) {
 	for _, u := range s.amURLs {
 		amAddrs = append(amAddrs, u[len("http://"):])
 	}
+	var services []string
+	for _, u := range s.serviceURLs() {
+		services = append(services, u[len("http://"):])
+	}
 	cfg, err := fastPrometheusConfig(testkit.RepoFile(t, "prometheus/prometheus.yml"), rulesFile, promTargets{
-		service: s.svcURL[len("http://"):], prometheus: addr, alertmanagers: amAddrs,
+		service: services[0], replicas: services, prometheus: addr, alertmanagers: amAddrs,
+		postgresExporter: s.pgExporter,
 	})
 	if err != nil {
 		t.Fatalf("rewrite prometheus.yml: %v", err)
@@ -219,12 +242,12 @@ func (s *stack) startPrometheus(bin string) {
 	}, s.opts.prometheusArgs...), testkit.ProcOptions{})
 	s.promURL = "http://" + addr
 	s.prom.WaitReady(t, s.promURL+"/-/ready", startTimeout)
-	testkit.WaitFor(t, "prometheus scrapes the service (up{job=\"ordersvc\"} == 1)", startTimeout, func() (bool, string) {
-		v, err := s.promQuery(`up{job="ordersvc"}`)
+	testkit.WaitFor(t, "prometheus scrapes every instance of the service (up{job=\"ordersvc\"} == 1)", startTimeout, func() (bool, string) {
+		v, err := s.promQuery(`up{job="ordersvc"} == 1`)
 		if err != nil {
 			return false, err.Error()
 		}
-		return len(v) == 1 && v[0].Value[1] == "1", fmt.Sprintf("%+v", v)
+		return len(v) == len(services), fmt.Sprintf("%d of %d up: %+v", len(v), len(services), v)
 	})
 }
 
