@@ -49,7 +49,6 @@ func (s *stack) serviceURLs() []string {
 		return s.replicaURLs
 	}
 	return []string{s.svcURL}
-
 }
 
 // stackOptions change what startStackWith starts; the zero value is the
