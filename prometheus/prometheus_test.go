@@ -77,6 +77,8 @@ func TestPrometheusConfigWiring(t *testing.T) {
 		"ordersvc":     {"app:8080"},
 		"prometheus":   {"localhost:9090"},
 		"alertmanager": {"alertmanager:9093"},
+		// postgres_exporter, the compose service of that name.
+		"postgres": {"postgres-exporter:9187"},
 	}
 	got := map[string][]string{}
 	for _, sc := range cfg.ScrapeConfigs {
