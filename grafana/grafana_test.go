@@ -377,6 +377,7 @@ func TestDatasourceProvisioning(t *testing.T) {
 	}{
 		{"prometheus", "prometheus", "http://prometheus:9090", "Prometheus", map[string]any{"alertmanagerUid": "alertmanager"}},
 		{"alertmanager", "alertmanager", "http://alertmanager:9093", "Alertmanager", map[string]any{"implementation": "prometheus"}},
+		{"jaeger", "jaeger", "http://jaeger:16686", "Jaeger", nil},
 	}
 	for _, tt := range tests {
 		ds, ok := byUID[tt.uid]
@@ -409,6 +410,48 @@ func TestDatasourceProvisioning(t *testing.T) {
 	if defaults != 1 {
 		t.Errorf("%d default datasources, want 1", defaults)
 	}
+}
+
+// exemplarLabel is the exemplar label that carries the trace id on the
+// service's metrics (SPEC §4).
+const exemplarLabel = "trace_id"
+
+// TestExemplarTraceDestination checks that the Prometheus datasource turns
+// the service's trace_id exemplars into links to a provisioned Jaeger
+// datasource, and that the check fails for destinations that would link
+// nowhere.
+func TestExemplarTraceDestination(t *testing.T) {
+	byUID := loadDatasources(t)
+	if err := checkExemplarDestinations(byUID["prometheus"], byUID); err != nil {
+		t.Error(err)
+	}
+	broken := map[string]map[string]any{
+		"no destinations":        {},
+		"another exemplar label": {"exemplarTraceIdDestinations": []any{map[string]any{"name": "traceID", "datasourceUid": "jaeger"}}},
+		"unknown datasource":     {"exemplarTraceIdDestinations": []any{map[string]any{"name": exemplarLabel, "datasourceUid": "tempo"}}},
+		"not a trace datasource": {"exemplarTraceIdDestinations": []any{map[string]any{"name": exemplarLabel, "datasourceUid": "alertmanager"}}},
+	}
+	for name, jsonData := range broken {
+		ds := byUID["prometheus"]
+		ds.JSONData = jsonData
+		if err := checkExemplarDestinations(ds, byUID); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+// checkExemplarDestinations fails unless ds sends exemplars labelled
+// exemplarLabel to a provisioned jaeger datasource.
+func checkExemplarDestinations(ds dashboards.Datasource, byUID map[string]dashboards.Datasource) error {
+	list, _ := ds.JSONData["exemplarTraceIdDestinations"].([]any)
+	for _, item := range list {
+		d, _ := item.(map[string]any)
+		uid, _ := d["datasourceUid"].(string)
+		if d["name"] == exemplarLabel && byUID[uid].Type == "jaeger" {
+			return nil
+		}
+	}
+	return fmt.Errorf("datasource %s: exemplarTraceIdDestinations %v: want {name: %s, datasourceUid: <a jaeger datasource>}", ds.UID, list, exemplarLabel)
 }
 
 func TestDashboardProvider(t *testing.T) {
