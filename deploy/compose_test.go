@@ -10,9 +10,12 @@ package deploy_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,6 +23,7 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/loader"
 	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/mod/modfile"
 	"golang.org/x/mod/semver"
 
@@ -28,7 +32,29 @@ import (
 )
 
 // coreServices are the services `docker compose up` must start.
-var coreServices = []string{"app", "prometheus", "alertmanager", "grafana"}
+var coreServices = []string{"app", "app-2", "postgres", "postgres-exporter", "prometheus", "alertmanager", "grafana", "jaeger"}
+
+// Names the stack's configs rely on: the PostgreSQL service, its exporter
+// (prometheus.yml's postgres job), Jaeger (the apps' OTLP endpoint and
+// Grafana's jaeger datasource).
+const (
+	postgresService = "postgres"
+	exporterService = "postgres-exporter"
+	jaegerService   = "jaeger"
+)
+
+// appReplicas returns the services that run the service binary (built from
+// the Dockerfile's server stage), sorted.
+func appReplicas(p *types.Project) []string {
+	var out []string
+	for name, s := range p.Services {
+		if s.Build != nil && s.Build.Target == "server" {
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
 
 // loadProject loads docker-compose.yaml as `docker compose` would, with an
 // empty environment (so every ${VAR:-default} takes its default) plus env,
@@ -184,6 +210,10 @@ func checkServiceURL(p *types.Project, raw, want, scheme, path, self string) err
 		return fmt.Errorf("%q: want a %s:// URL", raw, scheme)
 	}
 	hostport, gotPath, _ := strings.Cut(rest, "/")
+	// User info (postgres://user@host) is not part of the address.
+	if at := strings.LastIndexByte(hostport, '@'); at >= 0 {
+		hostport = hostport[at+1:]
+	}
 	if path != "" && "/"+gotPath != path {
 		return fmt.Errorf("%q: path /%s, want %s", raw, gotPath, path)
 	}
@@ -196,7 +226,7 @@ func TestComposePorts(t *testing.T) {
 		service string
 		port    uint32
 	}{
-		{"app", 8080}, {"prometheus", 9090}, {"alertmanager", 9093}, {"grafana", 3000},
+		{"app", 8080}, {"prometheus", 9090}, {"alertmanager", 9093}, {"grafana", 3000}, {jaegerService, 16686},
 	}
 	published := map[string]string{}
 	for _, tt := range tests {
@@ -206,6 +236,20 @@ func TestComposePorts(t *testing.T) {
 		})
 		if i < 0 {
 			t.Errorf("service %s does not publish %d:%d (ports %+v)", tt.service, tt.port, tt.port, s.Ports)
+		}
+	}
+	// Every replica is reachable from the host on a port of its own.
+	for _, name := range appReplicas(p) {
+		s := service(t, p, name)
+		if !slices.ContainsFunc(s.Ports, func(pc types.ServicePortConfig) bool { return pc.Target == 8080 && pc.Published != "" }) {
+			t.Errorf("replica %s publishes no host port for its :8080 (ports %+v)", name, s.Ports)
+		}
+	}
+	// The database and its exporter hold or hand out the database
+	// password's reach: only the compose network sees them.
+	for _, name := range []string{postgresService, exporterService} {
+		if s := service(t, p, name); len(s.Ports) > 0 {
+			t.Errorf("service %s publishes %+v on the host; it is for the compose network only", name, s.Ports)
 		}
 	}
 	for name, s := range p.Services {
@@ -282,7 +326,7 @@ func TestComposeBindMounts(t *testing.T) {
 func TestComposeSecrets(t *testing.T) {
 	root := testkit.RepoRoot(t)
 	p := loadProject(t, nil, "*")
-	for _, name := range []string{"admin_token", "alert_webhook_token"} {
+	for _, name := range []string{"admin_token", "alert_webhook_token", "postgres_password", "postgres_pgpass"} {
 		sec, ok := p.Secrets[name]
 		if !ok {
 			t.Errorf("no compose secret %q", name)
@@ -306,11 +350,16 @@ func TestComposeSecrets(t *testing.T) {
 			t.Errorf("secret %s: %s is empty", name, sec.File)
 		}
 	}
+	appEnv := map[string]string{
+		"ADMIN_TOKEN_FILE":         "/run/secrets/admin_token",
+		"ALERT_WEBHOOK_TOKEN_FILE": "/run/secrets/alert_webhook_token",
+		"PGPASSFILE":               "/run/secrets/postgres_pgpass",
+	}
 	wantEnv := map[string]map[string]string{
-		"app": {
-			"ADMIN_TOKEN_FILE":         "/run/secrets/admin_token",
-			"ALERT_WEBHOOK_TOKEN_FILE": "/run/secrets/alert_webhook_token",
-		},
+		"app":           appEnv,
+		"app-2":         appEnv,
+		postgresService: {"POSTGRES_PASSWORD_FILE": "/run/secrets/postgres_password"},
+		exporterService: {"DATA_SOURCE_PASS_FILE": "/run/secrets/postgres_password"},
 	}
 	for svcName, env := range wantEnv {
 		s := service(t, p, svcName)
@@ -320,17 +369,35 @@ func TestComposeSecrets(t *testing.T) {
 			}
 		}
 	}
-	plaintext := []string{"ADMIN_TOKEN", "ALERT_WEBHOOK_TOKEN", "GF_SECURITY_ADMIN_PASSWORD", "SENTRY_DSN_FILE"}
+	plaintext := []string{"ADMIN_TOKEN", "ALERT_WEBHOOK_TOKEN", "GF_SECURITY_ADMIN_PASSWORD", "SENTRY_DSN_FILE",
+		"POSTGRES_PASSWORD", "PGPASSWORD", "DATA_SOURCE_PASS", "DATA_SOURCE_NAME"}
+	var secretValues []string
+	for _, sec := range p.Secrets {
+		if b, err := os.ReadFile(sec.File); err == nil && strings.TrimSpace(string(b)) != "" {
+			secretValues = append(secretValues, strings.TrimSpace(string(b)))
+		}
+	}
 	for svcName, s := range p.Services {
 		granted := secretPaths(s)
 		for k, v := range s.Environment {
 			if slices.Contains(plaintext, k) && v != nil && *v != "" {
 				t.Errorf("service %s: %s is set in plain environment; use a secret file", svcName, k)
 			}
-			if v == nil || !strings.HasPrefix(*v, "/run/secrets/") {
+			if v == nil {
 				continue
 			}
-			if !strings.HasSuffix(k, "_FILE") {
+			if pw, ok := urlPassword(*v); ok {
+				t.Errorf("service %s: %s is a URL with a password (%d bytes); pass it as a secret file", svcName, k, len(pw))
+			}
+			for _, sv := range secretValues {
+				if strings.Contains(*v, sv) {
+					t.Errorf("service %s: %s holds the content of a secret file", svcName, k)
+				}
+			}
+			if !strings.HasPrefix(*v, "/run/secrets/") {
+				continue
+			}
+			if !isFileVar(k) {
 				t.Errorf("service %s: %s points into /run/secrets but is not a *_FILE variable", svcName, k)
 			}
 			if _, ok := granted[*v]; !ok {
@@ -365,6 +432,42 @@ func TestComposeSecretOverride(t *testing.T) {
 	}
 }
 
+// isFileVar reports whether an environment variable names a file to read
+// a secret from: the *_FILE convention (Grafana's __FILE included) and
+// libpq's PGPASSFILE.
+func isFileVar(name string) bool {
+	return strings.HasSuffix(name, "_FILE") || name == "PGPASSFILE"
+}
+
+// urlPassword returns the password in the user info of a URL value.
+func urlPassword(v string) (string, bool) {
+	if !strings.Contains(v, "://") {
+		return "", false
+	}
+	u, err := url.Parse(v)
+	if err != nil || u.User == nil {
+		return "", false
+	}
+	pw, ok := u.User.Password()
+	return pw, ok && pw != ""
+}
+
+func TestSecretHelpers(t *testing.T) {
+	for name, want := range map[string]bool{"ADMIN_TOKEN_FILE": true, "GF_SECURITY_ADMIN_PASSWORD__FILE": true, "PGPASSFILE": true, "PGPASSWORD": false, "FILE": false} {
+		if got := isFileVar(name); got != want {
+			t.Errorf("isFileVar(%q) = %v, want %v", name, got, want)
+		}
+	}
+	for v, want := range map[string]bool{
+		"postgres://u:secret@postgres:5432/db": true, "postgres://u@postgres/db": false, "postgres://u:@h/db": false,
+		"http://jaeger:4318": false, "/run/secrets/x": false, "a:b@c": false,
+	} {
+		if _, got := urlPassword(v); got != want {
+			t.Errorf("urlPassword(%q) = %v, want %v", v, got, want)
+		}
+	}
+}
+
 func deref(s *string) string {
 	if s == nil {
 		return "<unset>"
@@ -395,6 +498,9 @@ func TestComposeHealthchecks(t *testing.T) {
 		{"prometheus", "http://localhost:9090/-/healthy"},
 		{"alertmanager", "http://localhost:9093/-/healthy"},
 		{"grafana", "http://localhost:3000/api/health"},
+		{exporterService, "http://localhost:9187/"},
+		// Jaeger v2's healthcheckv2 extension (all-in-one configuration).
+		{jaegerService, "http://localhost:13133/status"},
 	}
 	for _, tt := range tests {
 		s := service(t, p, tt.service)
@@ -404,6 +510,26 @@ func TestComposeHealthchecks(t *testing.T) {
 		}
 		if !slices.Contains(s.HealthCheck.Test, tt.url) {
 			t.Errorf("service %s: healthcheck %v does not probe %s", tt.service, s.HealthCheck.Test, tt.url)
+		}
+	}
+	// Every service `docker compose up` starts reports its health, so that
+	// `docker compose ps` shows a broken one and dependants can wait.
+	for _, name := range coreServices {
+		if hc := service(t, p, name).HealthCheck; hc == nil || hc.Disable {
+			t.Errorf("service %s has no healthcheck", name)
+		}
+	}
+	// PostgreSQL is ready when it accepts connections over TCP for the
+	// service's role and database: the image's initialisation runs a
+	// temporary server on the Unix socket only, which must not count.
+	pg := service(t, p, postgresService)
+	if hc := pg.HealthCheck; hc == nil || len(hc.Test) < 2 || hc.Test[0] != "CMD" || hc.Test[1] != "pg_isready" {
+		t.Errorf("postgres: healthcheck %+v, want an exec-form pg_isready", hc)
+	} else {
+		for flag, want := range map[string]string{"h": "127.0.0.1", "U": deref(pg.Environment["POSTGRES_USER"]), "d": deref(pg.Environment["POSTGRES_DB"])} {
+			if got := flagValue(hc.Test, flag); got != want {
+				t.Errorf("postgres: pg_isready -%s %q, want %q", flag, got, want)
+			}
 		}
 	}
 	// depends_on conditions only wait on services that can become healthy.
@@ -416,23 +542,137 @@ func TestComposeHealthchecks(t *testing.T) {
 	}
 }
 
-func TestComposeApp(t *testing.T) {
+// TestComposeAppReplicas checks the scale-out topology (SPEC §2): at least
+// two replicas of the service, configured identically, on the PostgreSQL
+// service, each waiting for it to be healthy, with tracing to Jaeger.
+func TestComposeAppReplicas(t *testing.T) {
 	root := testkit.RepoRoot(t)
 	p := loadProject(t, nil)
-	app := service(t, p, "app")
-	if app.Build == nil || app.Build.Context != root {
-		t.Fatalf("app build = %+v, want this repository", app.Build)
+	replicas := appReplicas(p)
+	if len(replicas) < 2 || !slices.Contains(replicas, "app") {
+		t.Fatalf("replicas of the service: %v, want app and at least one more", replicas)
 	}
-	if got := app.Environment["DATABASE_URL"]; got == nil || !strings.HasPrefix(*got, "sqlite:///data/") {
-		t.Errorf("app DATABASE_URL = %s, want a database under /data", deref(got))
+	first := service(t, p, replicas[0])
+	for _, name := range replicas {
+		s := service(t, p, name)
+		if s.Build == nil || s.Build.Context != root {
+			t.Errorf("%s: build = %+v, want this repository", name, s.Build)
+		}
+		if s.Image != first.Image {
+			t.Errorf("%s runs image %q, %s %q: the replicas must run the same build", name, s.Image, first.Name, first.Image)
+		}
+		// Same configuration: one service, whichever replica answers.
+		if !maps.EqualFunc(s.Environment, first.Environment, func(a, b *string) bool { return deref(a) == deref(b) }) {
+			t.Errorf("%s and %s have different environments", name, first.Name)
+		}
+		if !slices.Equal(secretNames(s), secretNames(first)) {
+			t.Errorf("%s has secrets %v, %s %v", name, secretNames(s), first.Name, secretNames(first))
+		}
+		if err := checkServiceURL(p, deref(s.Environment["DATABASE_URL"]), postgresService, "postgres", "", ""); err != nil {
+			t.Errorf("%s: DATABASE_URL: %v", name, err)
+		}
+		if d := s.DependsOn[postgresService]; d.Condition != types.ServiceConditionHealthy {
+			t.Errorf("%s: depends_on postgres with condition %q, want %s (it migrates at start)", name, d.Condition, types.ServiceConditionHealthy)
+		}
+		if err := checkServiceURL(p, deref(s.Environment["OTEL_EXPORTER_OTLP_ENDPOINT"]), jaegerService, "http", "", ""); err != nil {
+			t.Errorf("%s: OTEL_EXPORTER_OTLP_ENDPOINT: %v", name, err)
+		}
+		if s.StopGracePeriod == nil || int64(*s.StopGracePeriod) <= 15e9 {
+			t.Errorf("%s: stop_grace_period %v, want more than the service's 15s SHUTDOWN_TIMEOUT", name, s.StopGracePeriod)
+		}
 	}
-	if !slices.ContainsFunc(app.Volumes, func(v types.ServiceVolumeConfig) bool {
-		return v.Type == types.VolumeTypeVolume && v.Target == "/data"
-	}) {
-		t.Error("app: /data is not on a named volume; the database would not survive a container rebuild")
+}
+
+// secretNames lists the compose secrets a service is granted, sorted.
+func secretNames(s types.ServiceConfig) []string {
+	var out []string
+	for _, ref := range s.Secrets {
+		out = append(out, ref.Source)
 	}
-	if app.StopGracePeriod == nil || int64(*app.StopGracePeriod) <= 15e9 {
-		t.Errorf("app stop_grace_period %v, want more than the service's 15s SHUTDOWN_TIMEOUT", app.StopGracePeriod)
+	slices.Sort(out)
+	return out
+}
+
+// TestComposePostgresCredentials checks that every client of the database
+// reaches it as the role and database the postgres service creates, with
+// the password it is initialised with: the apps through pgx (DATABASE_URL
+// without a password, plus PGPASSFILE), the exporter through
+// DATA_SOURCE_URI, DATA_SOURCE_USER and DATA_SOURCE_PASS_FILE. The apps'
+// password is resolved by pgx itself, from the demo secret files, the way
+// the service resolves it.
+func TestComposePostgresCredentials(t *testing.T) {
+	p := loadProject(t, nil)
+	pg := service(t, p, postgresService)
+	user, db := deref(pg.Environment["POSTGRES_USER"]), deref(pg.Environment["POSTGRES_DB"])
+	if user == "<unset>" || db == "<unset>" {
+		t.Fatalf("postgres: POSTGRES_USER %q and POSTGRES_DB %q must be set", user, db)
+	}
+	secretFile := func(s types.ServiceConfig, v string) string {
+		t.Helper()
+		name, ok := secretPaths(s)[deref(s.Environment[v])]
+		if !ok {
+			t.Fatalf("service %s: %s=%s is not one of its secrets", s.Name, v, deref(s.Environment[v]))
+		}
+		return p.Secrets[name].File
+	}
+	pgPasswordFile := secretFile(pg, "POSTGRES_PASSWORD_FILE")
+	b, err := os.ReadFile(pgPasswordFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The image's entrypoint reads the file with $(< file): trailing
+	// newlines go.
+	password := strings.TrimRight(string(b), "\n")
+
+	exp := service(t, p, exporterService)
+	if got := secretFile(exp, "DATA_SOURCE_PASS_FILE"); got != pgPasswordFile {
+		t.Errorf("postgres-exporter reads its password from %s, postgres is initialised from %s", got, pgPasswordFile)
+	}
+	if got := deref(exp.Environment["DATA_SOURCE_USER"]); got != user {
+		t.Errorf("postgres-exporter: DATA_SOURCE_USER %q, want %q", got, user)
+	}
+	uri := deref(exp.Environment["DATA_SOURCE_URI"])
+	hostport, rest, _ := strings.Cut(uri, "/")
+	if err := checkHostPort(p, hostport, postgresService, ""); err != nil {
+		t.Errorf("postgres-exporter: DATA_SOURCE_URI: %v", err)
+	}
+	if dbName, _, _ := strings.Cut(rest, "?"); dbName != db {
+		t.Errorf("postgres-exporter: DATA_SOURCE_URI %q names database %q, want %q", uri, dbName, db)
+	}
+
+	// pgx reads these; the test's own environment must not answer for
+	// the secret file.
+	for _, v := range []string{"PGPASSWORD", "PGSERVICE", "PGSERVICEFILE", "PGUSER", "PGDATABASE", "PGHOST", "PGPORT"} {
+		t.Setenv(v, "")
+	}
+	resolve := func(databaseURL, passfile string) (*pgxpool.Config, error) {
+		t.Setenv("PGPASSFILE", passfile)
+		return pgxpool.ParseConfig(databaseURL)
+	}
+	for _, name := range appReplicas(p) {
+		app := service(t, p, name)
+		databaseURL := deref(app.Environment["DATABASE_URL"])
+		cfg, err := resolve(databaseURL, secretFile(app, "PGPASSFILE"))
+		if err != nil {
+			t.Errorf("%s: DATABASE_URL does not parse: %v", name, err)
+			continue
+		}
+		if cfg.ConnConfig.User != user || cfg.ConnConfig.Database != db {
+			t.Errorf("%s: connects as %q to database %q, postgres creates %q and %q", name, cfg.ConnConfig.User, cfg.ConnConfig.Database, user, db)
+		}
+		if cfg.ConnConfig.Password != password {
+			t.Errorf("%s: pgx finds %d password bytes in its PGPASSFILE for %s:%d/%s as %s, not postgres' password",
+				name, len(cfg.ConnConfig.Password), cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database, cfg.ConnConfig.User)
+		}
+	}
+	// The check can fail: an entry for another database gives pgx no
+	// password.
+	other := filepath.Join(t.TempDir(), "pgpass")
+	if err := os.WriteFile(other, []byte("postgres:5432:otherdb:"+user+":"+password+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if cfg, err := resolve(deref(service(t, p, "app").Environment["DATABASE_URL"]), other); err != nil || cfg.ConnConfig.Password != "" {
+		t.Errorf("a .pgpass entry for another database gave pgx a password (err %v)", err)
 	}
 }
 
@@ -475,6 +715,21 @@ func TestImageVersions(t *testing.T) {
 			t.Errorf("Grafana datasource %s: prometheusVersion %v, but the stack runs %s", ds.UID, v, promTag)
 		}
 	}
+	jaegerMod := jaegerModVersion(t)
+	jaegerTag, err := jaegerRelease(jaegerMod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := service(t, p, jaegerService).Image, "jaegertracing/jaeger:"+jaegerTag; got != want {
+		t.Errorf("service jaeger: image %q, want %q (tools/jaeger/go.mod: %s)", got, want, jaegerMod)
+	}
+	// An exact PostgreSQL release (major.minor), not a floating major tag.
+	if pgImage := service(t, p, postgresService).Image; !regexp.MustCompile(`^postgres:\d+\.\d+-alpine$`).MatchString(pgImage) {
+		t.Errorf("postgres image %q: want postgres:MAJOR.MINOR-alpine", pgImage)
+	}
+	if repo, tag := splitImage(service(t, p, exporterService).Image); repo != "quay.io/prometheuscommunity/postgres-exporter" || !semver.IsValid(tag) || semver.Prerelease(tag) != "" {
+		t.Errorf("postgres-exporter image %s:%s: want quay.io/prometheuscommunity/postgres-exporter pinned to a release", repo, tag)
+	}
 	grafana := service(t, p, "grafana").Image
 	if repo, tag := splitImage(grafana); repo != "grafana/grafana" || !semver.IsValid("v"+tag) {
 		t.Errorf("grafana image %q: want grafana/grafana pinned to a release version", grafana)
@@ -486,6 +741,75 @@ func TestImageVersions(t *testing.T) {
 		if _, tag := splitImage(s.Image); tag == "" || tag == "latest" {
 			t.Errorf("service %s: image %q is not pinned", name, s.Image)
 		}
+	}
+}
+
+// jaegerModVersion returns the version of github.com/jaegertracing/jaeger
+// that tools/jaeger/go.mod builds the tests' Jaeger from.
+func jaegerModVersion(t *testing.T) string {
+	t.Helper()
+	mf, err := modfile.Parse("tools/jaeger/go.mod", testkit.ReadRepoFile(t, "tools/jaeger/go.mod"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range mf.Require {
+		if r.Mod.Path == "github.com/jaegertracing/jaeger" {
+			return r.Mod.Version
+		}
+	}
+	t.Fatal("tools/jaeger/go.mod does not require github.com/jaegertracing/jaeger")
+	return ""
+}
+
+// jaegerRelease maps a github.com/jaegertracing/jaeger module version to
+// the Jaeger v2 release (image tag) it is: since 2.0.0 (module v1.63.0)
+// every release is tagged both v1.(63+N).P and v2.N.P from one commit, and
+// the module path has no /v2, so Go resolves the v1 tag.
+func jaegerRelease(mod string) (string, error) {
+	if !semver.IsValid(mod) || semver.Major(mod) != "v1" || semver.Prerelease(mod) != "" {
+		return "", fmt.Errorf("jaeger module version %q: want v1.MINOR.PATCH", mod)
+	}
+	parts := strings.Split(strings.TrimPrefix(semver.Canonical(mod), "v"), ".")
+	minor, _ := strconv.Atoi(parts[1])
+	if minor < 63 {
+		return "", fmt.Errorf("jaeger module version %s predates Jaeger v2", mod)
+	}
+	return fmt.Sprintf("2.%d.%s", minor-63, parts[2]), nil
+}
+
+func TestJaegerRelease(t *testing.T) {
+	tests := []struct{ mod, want string }{
+		{"v1.76.0", "2.13.0"},
+		{"v1.63.0", "2.0.0"},
+		{"v1.64.1", "2.1.1"},
+		{"v1.62.0", ""},
+		{"v2.13.0", ""},
+		{"v1.76.0-rc1", ""},
+		{"", ""},
+	}
+	for _, tt := range tests {
+		got, err := jaegerRelease(tt.mod)
+		if got != tt.want || (err != nil) != (tt.want == "") {
+			t.Errorf("jaegerRelease(%q) = %q, %v; want %q", tt.mod, got, err, tt.want)
+		}
+	}
+}
+
+// TestPrometheusFeatures checks the Prometheus flags the stack relies on:
+// exemplar storage, without which the trace_id exemplars the service
+// exposes are dropped at scrape and the latency panels link nowhere.
+func TestPrometheusFeatures(t *testing.T) {
+	prom := service(t, loadProject(t, nil), "prometheus")
+	var features []string
+	for i, arg := range prom.Command {
+		if v, ok := strings.CutPrefix(arg, "--enable-feature="); ok {
+			features = append(features, strings.Split(v, ",")...)
+		} else if arg == "--enable-feature" && i+1 < len(prom.Command) {
+			features = append(features, strings.Split(prom.Command[i+1], ",")...)
+		}
+	}
+	if !slices.Contains(features, "exemplar-storage") {
+		t.Errorf("prometheus runs with features %v, want exemplar-storage (command %v)", features, prom.Command)
 	}
 }
 

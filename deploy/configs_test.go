@@ -1,6 +1,7 @@
 package deploy_test
 
 import (
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -148,21 +149,48 @@ func TestPrometheusWiring(t *testing.T) {
 		if sc.MetricsPath != "" && sc.MetricsPath != "/metrics" || sc.Scheme != "" && sc.Scheme != "http" {
 			t.Errorf("job ordersvc scrapes %s://…%s, want http …/metrics", sc.Scheme, sc.MetricsPath)
 		}
-		var targets []string
+		// Every replica is scraped, each once, on its own port: the alerts
+		// aggregate over the instances of the job, and a replica Prometheus
+		// does not know about could fail unseen.
+		var scraped []string
 		for _, st := range sc.StaticConfigs {
-			targets = append(targets, st.Targets...)
-		}
-		if len(targets) == 0 {
-			t.Error("job ordersvc has no static targets")
-		}
-		for _, target := range targets {
-			if err := checkHostPort(p, target, "app", ""); err != nil {
-				t.Errorf("job ordersvc: %v", err)
+			for _, target := range st.Targets {
+				host, _, _ := net.SplitHostPort(target)
+				if !slices.Contains(appReplicas(p), host) {
+					t.Errorf("job ordersvc scrapes %s, which is not a replica of the service %v", target, appReplicas(p))
+					continue
+				}
+				if err := checkHostPort(p, target, host, ""); err != nil {
+					t.Errorf("job ordersvc: %v", err)
+				}
+				scraped = append(scraped, host)
 			}
+		}
+		slices.Sort(scraped)
+		if !slices.Equal(scraped, appReplicas(p)) {
+			t.Errorf("job ordersvc scrapes %v, want each replica of the service once: %v", scraped, appReplicas(p))
 		}
 	}
 	if !found {
 		t.Error(`prometheus.yml has no scrape job "ordersvc" (SPEC §5)`)
+	}
+	// PostgresDown reads pg_up of the job postgres: that job must scrape the
+	// exporter service.
+	var pgTargets []string
+	for _, sc := range cfg.ScrapeConfigs {
+		if sc.JobName == "postgres" {
+			for _, st := range sc.StaticConfigs {
+				pgTargets = append(pgTargets, st.Targets...)
+			}
+		}
+	}
+	if len(pgTargets) == 0 {
+		t.Error(`prometheus.yml has no scrape job "postgres" for postgres_exporter`)
+	}
+	for _, target := range pgTargets {
+		if err := checkHostPort(p, target, exporterService, ""); err != nil {
+			t.Errorf("job postgres: %v", err)
+		}
 	}
 
 	var amTargets int
@@ -294,7 +322,7 @@ func TestGrafanaWiring(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantHost := map[string]string{"prometheus": "prometheus", "alertmanager": "alertmanager"}
+	wantHost := map[string]string{"prometheus": "prometheus", "alertmanager": "alertmanager", "jaeger": jaegerService}
 	for _, ds := range sources {
 		if err := checkServiceURL(p, ds.URL, wantHost[ds.Type], "http", "", ""); err != nil {
 			t.Errorf("datasource %s: %v", ds.UID, err)

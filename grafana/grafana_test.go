@@ -9,6 +9,7 @@ package grafana_test
 
 import (
 	"fmt"
+	"maps"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -18,6 +19,8 @@ import (
 
 	"github.com/prometheus/prometheus/promql/parser"
 
+	"github.com/ordersvc/ordersvc/config"
+	"github.com/ordersvc/ordersvc/internal/crossref"
 	"github.com/ordersvc/ordersvc/internal/dashboards"
 	"github.com/ordersvc/ordersvc/internal/promrefs"
 )
@@ -377,6 +380,7 @@ func TestDatasourceProvisioning(t *testing.T) {
 	}{
 		{"prometheus", "prometheus", "http://prometheus:9090", "Prometheus", map[string]any{"alertmanagerUid": "alertmanager"}},
 		{"alertmanager", "alertmanager", "http://alertmanager:9093", "Alertmanager", map[string]any{"implementation": "prometheus"}},
+		{"jaeger", "jaeger", "http://jaeger:16686", "Jaeger", nil},
 	}
 	for _, tt := range tests {
 		ds, ok := byUID[tt.uid]
@@ -409,6 +413,48 @@ func TestDatasourceProvisioning(t *testing.T) {
 	if defaults != 1 {
 		t.Errorf("%d default datasources, want 1", defaults)
 	}
+}
+
+// exemplarLabel is the exemplar label that carries the trace id on the
+// service's metrics (SPEC §4).
+const exemplarLabel = "trace_id"
+
+// TestExemplarTraceDestination checks that the Prometheus datasource turns
+// the service's trace_id exemplars into links to a provisioned Jaeger
+// datasource, and that the check fails for destinations that would link
+// nowhere.
+func TestExemplarTraceDestination(t *testing.T) {
+	byUID := loadDatasources(t)
+	if err := checkExemplarDestinations(byUID["prometheus"], byUID); err != nil {
+		t.Error(err)
+	}
+	broken := map[string]map[string]any{
+		"no destinations":        {},
+		"another exemplar label": {"exemplarTraceIdDestinations": []any{map[string]any{"name": "traceID", "datasourceUid": "jaeger"}}},
+		"unknown datasource":     {"exemplarTraceIdDestinations": []any{map[string]any{"name": exemplarLabel, "datasourceUid": "tempo"}}},
+		"not a trace datasource": {"exemplarTraceIdDestinations": []any{map[string]any{"name": exemplarLabel, "datasourceUid": "alertmanager"}}},
+	}
+	for name, jsonData := range broken {
+		ds := byUID["prometheus"]
+		ds.JSONData = jsonData
+		if err := checkExemplarDestinations(ds, byUID); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+// checkExemplarDestinations fails unless ds sends exemplars labelled
+// exemplarLabel to a provisioned jaeger datasource.
+func checkExemplarDestinations(ds dashboards.Datasource, byUID map[string]dashboards.Datasource) error {
+	list, _ := ds.JSONData["exemplarTraceIdDestinations"].([]any)
+	for _, item := range list {
+		d, _ := item.(map[string]any)
+		uid, _ := d["datasourceUid"].(string)
+		if d["name"] == exemplarLabel && byUID[uid].Type == "jaeger" {
+			return nil
+		}
+	}
+	return fmt.Errorf("datasource %s: exemplarTraceIdDestinations %v: want {name: %s, datasourceUid: <a jaeger datasource>}", ds.UID, list, exemplarLabel)
 }
 
 func TestDashboardProvider(t *testing.T) {
@@ -510,7 +556,9 @@ func TestServiceDashboardContent(t *testing.T) {
 		{"panics", "", `panics_recovered_total`},
 		{"orders/min by type", "", `^sum by \(type\) \(rate\(orders_created_total.*\* 60$`},
 		{"revenue/min", "", `^sum by \(type\) \(rate\(order_revenue_total.*\* 60$`},
-		{"inventory by product", "", `^max by \(product_id\) \(inventory_level`},
+		// Bounded: the catalog holds up to 100k products (SPEC §3.2).
+		{"inventory by product", "", `^(bottomk|topk)\(\d+, max by \(product_id\) \(inventory_level`},
+		{"products out of stock", "", `^count\(max by \(product_id\) \(inventory_level\{[^}]*\}\) == 0\)`},
 		{"rejections by reason", "", `^sum by \(reason\) \(rate\(orders_rejected_total`},
 		{"requests/min by endpoint", "timeseries", `^sum by \(endpoint\) \(rate\(http_requests_total.*\* 60$`},
 		{"responses/min by status code", "timeseries", `^sum by \(status_code\) \(rate\(http_requests_total.*\* 60$`},
@@ -518,6 +566,14 @@ func TestServiceDashboardContent(t *testing.T) {
 		{"hourly increase by endpoint", "timeseries", `^sum by \(endpoint\) \(increase\(http_requests_total\{[^}]*\}\[\$__interval\]\)\)$`},
 		{"average processing time", "", `^sum by \(endpoint\) \(rate\(http_request_duration_seconds_sum.*\) / \(?sum by \(endpoint\) \(rate\(http_request_duration_seconds_count`},
 		{"db p99 by operation/table", "", `^histogram_quantile\(0\.99, sum by \(operation, table, le\) \(rate\(db_query_duration_seconds_bucket`},
+		{"db_up by instance", "", `^max by \(instance\) \(db_up\{`},
+		{"pool in use / idle", "", `^sum by \(pool, state\) \(db_pool_connections\{`},
+		{"postgres up", "", `^max by \(instance\) \(pg_up\{job="postgres"`},
+		{"postgres connections", "", `^sum by \(datname\) \(pg_stat_database_numbackends\{`},
+		{"postgres transactions/s", "", `^sum by \(datname\) \(rate\(pg_stat_database_xact_commit\{[^}]*\}\[\$__rate_interval\]\)\)$`},
+		{"postgres deadlocks", "", `^sum by \(datname\) \(rate\(pg_stat_database_deadlocks\{[^}]*\}\[\$__rate_interval\]\)\)`},
+		{"heartbeat age", "stat", `^time\(\) - \(max\(alert_heartbeat_last_received_timestamp_seconds\{[^}]*\}\) > 0\)$`},
+		{"heartbeat state", "stat", `alert_heartbeat_last_received_timestamp_seconds.* or .* or `},
 	}
 	for _, tt := range tests {
 		re := regexp.MustCompile(tt.pattern)
@@ -552,13 +608,219 @@ func TestServiceDashboardContent(t *testing.T) {
 	}
 	// Every panel query of the service dashboard selects the chosen job and
 	// instance, except Prometheus' own ALERTS (alerts such as Watchdog carry
-	// no job label).
+	// no job label) and postgres_exporter's series, which belong to the
+	// database, not to a replica: those select the exporter's job.
 	for _, q := range service.Queries() {
 		if strings.Contains(q.Expr, "ALERTS") {
+			continue
+		}
+		if fromPostgresExporter(t, q.Expr) {
+			if !strings.Contains(q.Expr, `job="postgres"`) {
+				t.Errorf("%s: %q reads postgres_exporter's series without selecting its job postgres", q, q.Expr)
+			}
 			continue
 		}
 		if !strings.Contains(q.Expr, `job=~"$job"`) || !strings.Contains(q.Expr, `instance=~"$instance"`) {
 			t.Errorf("%s: %q does not filter on $job and $instance", q, q.Expr)
 		}
+	}
+}
+
+// metricNames returns the metrics a dashboard query names, its variables
+// substituted by placeholders.
+func metricNames(t *testing.T, expr string) []string {
+	t.Helper()
+	vars := map[string]string{"job": ".+", "instance": ".+"}
+	for name := range sentinels {
+		vars[name] = "1m"
+	}
+	rendered, err := dashboards.Substitute(expr, vars)
+	if err != nil {
+		t.Fatalf("%q: %v", expr, err)
+	}
+	names, err := promrefs.MetricNames(rendered)
+	if err != nil {
+		t.Fatalf("%q: %v", expr, err)
+	}
+	return names
+}
+
+// fromPostgresExporter reports whether every metric expr names is one of
+// postgres_exporter's (crossref.External).
+func fromPostgresExporter(t *testing.T, expr string) bool {
+	t.Helper()
+	names := metricNames(t, expr)
+	external := crossref.External()
+	return len(names) > 0 && !slices.ContainsFunc(names, func(n string) bool { return external[n] != crossref.PostgresExporter })
+}
+
+func serviceDashboard(t *testing.T) dashboards.Dashboard {
+	t.Helper()
+	for _, d := range loadDashboards(t) {
+		if d.UID == serviceUID {
+			return d
+		}
+	}
+	t.Fatalf("no dashboard %q", serviceUID)
+	return dashboards.Dashboard{}
+}
+
+// rowOf returns, for each panel id, the title of the row the panel sits
+// under on the grid (the last row above it), "" above the first row.
+func rowOf(d dashboards.Dashboard) map[int]string {
+	var rows []dashboards.Panel
+	for _, p := range d.Panels {
+		if p.Type == "row" {
+			rows = append(rows, p)
+		}
+	}
+	out := map[int]string{}
+	for _, p := range d.Panels {
+		if p.Type == "row" {
+			continue
+		}
+		best := -1
+		for i, r := range rows {
+			if r.GridPos.Y < p.GridPos.Y && (best < 0 || r.GridPos.Y > rows[best].GridPos.Y) {
+				best = i
+			}
+		}
+		if best >= 0 {
+			out[p.ID] = rows[best].Title
+		}
+	}
+	return out
+}
+
+// TestDatabaseRow requires a "Database" row holding every panel that reads
+// the store's metrics (db_*) or postgres_exporter's (pg_*), and nothing
+// else.
+func TestDatabaseRow(t *testing.T) {
+	d := serviceDashboard(t)
+	rows := rowOf(d)
+	var inRow int
+	for _, p := range d.Panels {
+		if p.Type == "row" {
+			continue
+		}
+		isDB := false
+		for _, tg := range p.Targets {
+			for _, n := range metricNames(t, tg.Expr) {
+				isDB = isDB || strings.HasPrefix(n, "db_") || strings.HasPrefix(n, "pg_")
+			}
+		}
+		switch {
+		case isDB && rows[p.ID] != "Database":
+			t.Errorf("panel %d %q reads database metrics but sits in row %q, want Database", p.ID, p.Title, rows[p.ID])
+		case !isDB && rows[p.ID] == "Database":
+			t.Errorf("panel %d %q sits in the Database row but reads no database metric", p.ID, p.Title)
+		case isDB:
+			inRow++
+		}
+	}
+	// db_up, query p99, pool, pg_up, connections, transactions, deadlocks.
+	if inRow < 7 {
+		t.Errorf("the Database row holds %d database panels, want at least 7", inRow)
+	}
+}
+
+// TestHeartbeatPanels checks the heartbeat panels of the overview row: the
+// age is a duration whose red threshold is HEARTBEAT_TIMEOUT's default, the
+// state compares with the same timeout and maps its three values to words.
+func TestHeartbeatPanels(t *testing.T) {
+	d := serviceDashboard(t)
+	rows := rowOf(d)
+	timeout := config.DefaultHeartbeatTimeout.Seconds()
+	byTitle := map[string]dashboards.Panel{}
+	for _, p := range d.Panels {
+		byTitle[p.Title] = p
+	}
+	age, ok := byTitle["Heartbeat age"]
+	if !ok {
+		t.Fatal(`no panel "Heartbeat age"`)
+	}
+	if age.Unit() != "dtdurations" && age.Unit() != "s" {
+		t.Errorf("Heartbeat age: unit %q, want a duration", age.Unit())
+	}
+	steps := age.Thresholds()
+	if len(steps) == 0 || steps[len(steps)-1].Value == nil || *steps[len(steps)-1].Value != timeout {
+		t.Errorf("Heartbeat age: thresholds %v, want the last (red) step at HEARTBEAT_TIMEOUT's default %vs", steps, timeout)
+	}
+	state, ok := byTitle["Heartbeat state"]
+	if !ok {
+		t.Fatal(`no panel "Heartbeat state"`)
+	}
+	if len(state.Targets) != 1 || !strings.Contains(state.Targets[0].Expr, fmt.Sprintf("< %d ", int(timeout))) {
+		t.Errorf("Heartbeat state: query %v does not compare the age with HEARTBEAT_TIMEOUT's default %vs", state.Targets, timeout)
+	}
+	texts := map[string]string{}
+	for _, m := range rawPanel(t, d, state.ID)["fieldConfig"].(map[string]any)["defaults"].(map[string]any)["mappings"].([]any) {
+		opts, _ := m.(map[string]any)["options"].(map[string]any)
+		for v, o := range opts {
+			texts[v], _ = o.(map[string]any)["text"].(string)
+		}
+	}
+	if want := map[string]string{"0": "never", "1": "ok", "2": "silent"}; !maps.Equal(texts, want) {
+		t.Errorf("Heartbeat state: value mappings %v, want %v", texts, want)
+	}
+	for _, p := range []dashboards.Panel{age, state} {
+		if rows[p.ID] != "Overview" {
+			t.Errorf("panel %q sits in row %q, want Overview", p.Title, rows[p.ID])
+		}
+	}
+}
+
+// rawPanel returns the JSON object of a panel, for fields the dashboards
+// package does not model.
+func rawPanel(t *testing.T, d dashboards.Dashboard, id int) map[string]any {
+	t.Helper()
+	var walk func(list []any) map[string]any
+	walk = func(list []any) map[string]any {
+		for _, item := range list {
+			p, _ := item.(map[string]any)
+			if n, _ := p["id"].(float64); int(n) == id {
+				return p
+			}
+			if children, ok := p["panels"].([]any); ok {
+				if found := walk(children); found != nil {
+					return found
+				}
+			}
+		}
+		return nil
+	}
+	list, _ := d.Raw["panels"].([]any)
+	p := walk(list)
+	if p == nil {
+		t.Fatalf("%s: no panel %d in the raw JSON", d.UID, id)
+	}
+	return p
+}
+
+// TestLatencyExemplars requires exemplars on every time-series query of
+// the request latency histogram, which carries trace_id exemplars (SPEC §4):
+// Grafana draws them as dots that open the trace in Jaeger.
+func TestLatencyExemplars(t *testing.T) {
+	d := serviceDashboard(t)
+	n := 0
+	for _, p := range d.Panels {
+		if p.Type != "timeseries" {
+			continue
+		}
+		targets, _ := rawPanel(t, d, p.ID)["targets"].([]any)
+		for _, item := range targets {
+			tg, _ := item.(map[string]any)
+			expr, _ := tg["expr"].(string)
+			if !slices.Contains(metricNames(t, expr), "http_request_duration_seconds_bucket") {
+				continue
+			}
+			n++
+			if tg["exemplar"] != true {
+				t.Errorf("panel %d %q query %v: exemplar is %v, want true", p.ID, p.Title, tg["refId"], tg["exemplar"])
+			}
+		}
+	}
+	if n == 0 {
+		t.Error("no time-series query reads http_request_duration_seconds_bucket")
 	}
 }

@@ -74,7 +74,7 @@ func TestPrometheusConfigWiring(t *testing.T) {
 		t.Errorf("alerting targets = %v, want [alertmanager:9093]", amTargets)
 	}
 	want := map[string][]string{
-		"ordersvc":     {"app:8080"},
+		"ordersvc":     {"app:8080", "app-2:8080"}, // both compose replicas
 		"prometheus":   {"localhost:9090"},
 		"alertmanager": {"alertmanager:9093"},
 		// postgres_exporter, the compose service of that name.

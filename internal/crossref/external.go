@@ -40,6 +40,13 @@ func External() map[string]string {
 		"alertmanager_notifications_total":                  "Alertmanager, job alertmanager",
 		"alertmanager_cluster_members":                      "Alertmanager, job alertmanager",
 		"pg_up":                                             PostgresExporter,
+		// pg_stat_database, one series per database (labels datid,
+		// datname): the stat_database collector, on by default since
+		// postgres_exporter 0.13, the default metric map before.
+		"pg_stat_database_numbackends":   PostgresExporter,
+		"pg_stat_database_xact_commit":   PostgresExporter,
+		"pg_stat_database_xact_rollback": PostgresExporter,
+		"pg_stat_database_deadlocks":     PostgresExporter,
 	}
 }
 
