@@ -84,20 +84,33 @@ func TestWebhookReceivers(t *testing.T) {
 			if len(rc.WebhookConfigs) == 0 {
 				t.Fatal("no webhook_configs")
 			}
+			var urls []string
 			for i, wh := range rc.WebhookConfigs {
 				for _, p := range webhookProblems(wh) {
 					t.Errorf("webhook_configs[%d]: %s", i, p)
 				}
+				urls = append(urls, string(wh.URL))
+			}
+			// Every replica of the compose stack, each once: an alert gets
+			// through while one replica is down.
+			if !slices.Equal(urls, replicaWebhooks()) {
+				t.Errorf("webhooks %v, want one per replica %v", urls, replicaWebhooks())
 			}
 		})
 	}
 }
 
+// replicaWebhooks is the service's webhook on each app replica of the
+// compose stack (docker-compose.yaml: app, app-2).
+func replicaWebhooks() []string {
+	return []string{"http://app:8080" + webhookPath, "http://app-2:8080" + webhookPath}
+}
+
 // webhookProblems describes how a webhook config departs from SPEC §6.
 func webhookProblems(wh *amconfig.WebhookConfig) []string {
 	var p []string
-	if string(wh.URL) != webhookURL || wh.URLFile != "" {
-		p = append(p, fmt.Sprintf("url %q (url_file %q), want %q", string(wh.URL), wh.URLFile, webhookURL))
+	if !slices.Contains(replicaWebhooks(), string(wh.URL)) || wh.URLFile != "" {
+		p = append(p, fmt.Sprintf("url %q (url_file %q), want one of %v", string(wh.URL), wh.URLFile, replicaWebhooks()))
 	}
 	if !wh.SendResolved() {
 		p = append(p, "send_resolved is false")

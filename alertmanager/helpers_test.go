@@ -20,7 +20,7 @@ import (
 // Names fixed by the spec and by alertmanager.yml.
 const (
 	serviceJob      = "ordersvc"
-	webhookURL      = "http://app:8080/webhooks/alertmanager"
+	webhookPath     = "/webhooks/alertmanager"
 	credentialsFile = "/run/secrets/alert_webhook_token"
 
 	rcvHeartbeat   = "heartbeat"

@@ -275,11 +275,17 @@ func TestAlertmanagerWiring(t *testing.T) {
 	amSecrets := secretPaths(am)
 
 	webhooks := 0
+	replicas := []string{"app", "app-2"} // every receiver posts to each, once
 	for _, r := range cfg.Receivers {
-		for _, w := range r.WebhookConfigs {
+		if len(r.WebhookConfigs) != len(replicas) {
+			t.Errorf("receiver %s has %d webhooks, want one per app replica %v", r.Name, len(r.WebhookConfigs), replicas)
+		}
+		for i, w := range r.WebhookConfigs {
 			webhooks++
-			if err := checkServiceURL(p, string(w.URL), "app", "http", "/webhooks/alertmanager", ""); err != nil {
-				t.Errorf("receiver %s: webhook: %v", r.Name, err)
+			if i < len(replicas) {
+				if err := checkServiceURL(p, string(w.URL), replicas[i], "http", "/webhooks/alertmanager", ""); err != nil {
+					t.Errorf("receiver %s: webhook: %v", r.Name, err)
+				}
 			}
 			if !w.SendResolved() {
 				t.Errorf("receiver %s: send_resolved is off; the service could never close its alert records", r.Name)

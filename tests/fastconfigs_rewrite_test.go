@@ -289,12 +289,10 @@ func TestFastAlertmanagerConfigHooks(t *testing.T) {
 				t.Errorf("receiver %s: credentials_file %q, send_resolved %v", r.Name, wh.HTTPConfig.Authorization.CredentialsFile, wh.SendResolved())
 			}
 		}
-		var want []string
-		for range orig.Receivers[i].WebhookConfigs {
-			want = append(want, hooks...)
-		}
-		if !slices.Equal(urls, want) {
-			t.Errorf("receiver %s posts to %v, want %v", r.Name, urls, want)
+		// One webhook per replica of this stack, whatever the repository's
+		// file lists (one per replica of the compose stack).
+		if len(orig.Receivers[i].WebhookConfigs) == 0 || !slices.Equal(urls, hooks) {
+			t.Errorf("receiver %s posts to %v, want %v", r.Name, urls, hooks)
 		}
 	}
 }
