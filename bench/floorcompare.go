@@ -315,8 +315,9 @@ func (e *compareEnv) runScenario(ctx context.Context, sc string, o CompareOption
 			dst.Add(res)
 			out.Rounds = append(out.Rounds, Round{Side: side, Number: round, Result: res})
 			if o.Progress != nil {
-				fmt.Fprintf(o.Progress, "%s round %d %-7s %8.0f orders/s  p50 %-8v p99 %-8v failed %d %s\n", sc, round, side,
-					res.Throughput(), roundDur(res.Latency.Quantile(0.5)), roundDur(res.Latency.Quantile(0.99)), res.Failed, res.FirstError)
+				fmt.Fprintf(o.Progress, "%s round %d %-7s %8.0f orders/s  p50 %-8v p99 %-8v cpu/order %-8v failed %d %s\n", sc, round, side,
+					res.Throughput(), roundDur(res.Latency.Quantile(0.5)), roundDur(res.Latency.Quantile(0.99)), res.CPUPerOrder(),
+					res.Failed, res.FirstError)
 			}
 		}
 	}
@@ -357,21 +358,27 @@ func roundDur(d time.Duration) time.Duration {
 // merged figures of both sides and the service/floor ratios.
 func WriteTable(w io.Writer, results []SideBySide) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\tround\tside\torders/s\tp50\tp99\tfailed\t")
+	fmt.Fprintln(tw, "scenario\tround\tside\torders/s\tp50\tp99\tcpu/order\tfailed\t")
 	for _, r := range results {
 		for _, rd := range r.Rounds {
-			fmt.Fprintf(tw, "%s\t%d\t%s\t%.0f\t%v\t%v\t%d\t\n", r.Scenario, rd.Number, rd.Side, rd.Result.Throughput(),
-				roundDur(rd.Result.Latency.Quantile(0.5)), roundDur(rd.Result.Latency.Quantile(0.99)), rd.Result.Failed)
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%.0f\t%v\t%v\t%v\t%d\t\n", r.Scenario, rd.Number, rd.Side, rd.Result.Throughput(),
+				roundDur(rd.Result.Latency.Quantile(0.5)), roundDur(rd.Result.Latency.Quantile(0.99)),
+				roundDur(rd.Result.CPUPerOrder()), rd.Result.Failed)
 		}
 	}
-	fmt.Fprintln(tw, "\t\t\t\t\t\t\t")
-	fmt.Fprintln(tw, "scenario\tfloor orders/s\tservice orders/s\tthroughput ratio\tfloor p50\tservice p50\tfloor p99\tservice p99\tp99 ratio\t")
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "scenario\tfloor orders/s\tservice orders/s\tratio\tfloor p50\tservice p50\tfloor p99\tservice p99\tp99 ratio\tfloor cpu/order\tservice cpu/order\tcpu ratio\t")
 	for _, r := range results {
 		f, s := &r.Floor, &r.Service
 		fp99, sp99 := f.Latency.Quantile(0.99), s.Latency.Quantile(0.99)
-		fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%.3f\t%v\t%v\t%v\t%v\t%.3f\t\n", r.Scenario, f.Throughput(), s.Throughput(),
+		fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%.3f\t%v\t%v\t%v\t%v\t%.3f\t%v\t%v\t%.3f\t\n", r.Scenario, f.Throughput(), s.Throughput(),
 			s.Throughput()/f.Throughput(), roundDur(f.Latency.Quantile(0.5)), roundDur(s.Latency.Quantile(0.5)),
-			roundDur(fp99), roundDur(sp99), float64(sp99)/float64(fp99))
+			roundDur(fp99), roundDur(sp99), float64(sp99)/float64(fp99),
+			roundDur(f.CPUPerOrder()), roundDur(s.CPUPerOrder()), float64(s.CPUPerOrder())/float64(f.CPUPerOrder()))
 	}
 	return tw.Flush()
 }

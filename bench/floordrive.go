@@ -48,8 +48,21 @@ type DriveResult struct {
 	// Latency holds the latency of every 201, from sending the request to
 	// reading the whole body.
 	Latency loadgen.Histogram
+	// CPU is the CPU time the whole process (driver, server, store) used
+	// during the round; zero where it cannot be read. The driver's share
+	// is the same for both sides, so the difference per order is what the
+	// service adds.
+	CPU time.Duration
 	// FirstError describes the first failure, if any.
 	FirstError string
+}
+
+// CPUPerOrder is the process's CPU time per created order.
+func (r *DriveResult) CPUPerOrder() time.Duration {
+	if r.Created == 0 {
+		return 0
+	}
+	return r.CPU / time.Duration(r.Created)
 }
 
 // Throughput is created orders per second.
@@ -65,6 +78,7 @@ func (r *DriveResult) Add(o *DriveResult) {
 	r.Created += o.Created
 	r.Failed += o.Failed
 	r.Elapsed += o.Elapsed
+	r.CPU += o.CPU
 	r.Latency.Merge(&o.Latency)
 	if r.FirstError == "" {
 		r.FirstError = o.FirstError
@@ -122,6 +136,7 @@ func Drive(ctx context.Context, o DriveOptions) (*DriveResult, error) {
 	}
 	runCtx, cancel := context.WithTimeout(ctx, o.Duration)
 	defer cancel()
+	cpu0, cpuOK := processCPUTime()
 	start := time.Now()
 	var wg sync.WaitGroup
 	for i := range o.Conns {
@@ -130,6 +145,9 @@ func Drive(ctx context.Context, o DriveOptions) (*DriveResult, error) {
 	}
 	wg.Wait()
 	total := &DriveResult{Elapsed: time.Since(start)}
+	if cpu1, ok := processCPUTime(); ok && cpuOK {
+		total.CPU = cpu1 - cpu0
+	}
 	for i := range results {
 		results[i].Elapsed = 0
 		total.Add(&results[i])
