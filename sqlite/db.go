@@ -52,6 +52,8 @@ type DB struct {
 	currency string
 	observer QueryObserver
 	now      func() time.Time
+	// stmts are CreateOrder's statements, prepared once (orders.go).
+	stmts orderStmts
 }
 
 // Open opens (creating if needed) the database file at path and applies
