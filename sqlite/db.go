@@ -52,8 +52,9 @@ type DB struct {
 	currency string
 	observer QueryObserver
 	now      func() time.Time
-	// stmts are CreateOrder's statements, prepared once (orders.go).
-	stmts orderStmts
+	// orders is CreateOrder's state: prepared statements and the group
+	// commit queue (orders.go).
+	orders orderWriter
 }
 
 // Open opens (creating if needed) the database file at path and applies
