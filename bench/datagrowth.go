@@ -43,7 +43,7 @@ type GrowthOptions struct {
 	// Stages are the order counts measured, ascending.
 	Stages   []int64
 	Products int
-	// Samples per endpoint and stage (the scrape gets a fifth, at least 3).
+	// Samples per endpoint and stage (the scrape gets a fifth, and one).
 	Samples  int
 	Progress io.Writer
 }
@@ -59,9 +59,12 @@ type GrowthStage struct {
 	LoadTime time.Duration // to load the orders added for this stage
 	// Median and P90 by endpoint (growthEndpoints).
 	Median, P90 map[string]time.Duration
-	// SummaryOrders is the count GET /reports/summary reported (equal to
-	// Orders when the totals are consistent).
-	SummaryOrders int64
+	// SummaryOrders and SummaryRevenue are what GET /reports/summary
+	// reported; Revenue is the exact sum of the loaded orders' amounts,
+	// computed apart. They agree when the totals are consistent.
+	SummaryOrders  int64
+	SummaryRevenue ordersvc.Sum
+	Revenue        ordersvc.Sum
 }
 
 // The endpoints measured, in the table's order.
@@ -107,6 +110,7 @@ func Growth(ctx context.Context, o GrowthOptions) ([]GrowthStage, error) {
 		if _, err := loader.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
 			return out, fmt.Errorf("checkpoint: %w", err)
 		}
+		stage.Revenue = loadedRevenue(target, o.Products)
 		if err := measureStage(ctx, path, &stage, o); err != nil {
 			return out, err
 		}
@@ -249,35 +253,42 @@ func measureStage(ctx context.Context, path string, stage *GrowthStage, o Growth
 	client := newDriveClient(1)
 	defer client.CloseIdleConnections()
 	rng := rand.New(rand.NewPCG(uint64(stage.Orders), 1))
-	stage.Median, stage.P90 = map[string]time.Duration{}, map[string]time.Duration{}
-	for _, ep := range growthEndpoints {
-		n := o.Samples
-		if ep == "GET /metrics" {
-			n = max(3, o.Samples/5)
-		}
-		times := make([]time.Duration, 0, n)
-		for range n + 1 { // the first request warms up and is not counted
-			path := map[string]string{
-				"GET /reports/summary":     "/reports/summary",
-				"GET /inventory?limit=100": "/inventory?limit=100",
-				"GET /orders/:id":          fmt.Sprintf("/orders/ord_%024x", 1+rng.Int64N(stage.Orders)),
-				"GET /metrics":             "/metrics",
-			}[ep]
-			d, body, err := timedGet(ctx, client, srv.URL()+path)
+	paths := map[string]func() string{
+		"GET /reports/summary":     func() string { return "/reports/summary" },
+		"GET /inventory?limit=100": func() string { return "/inventory?limit=100" },
+		"GET /orders/:id":          func() string { return fmt.Sprintf("/orders/ord_%024x", 1+rng.Int64N(stage.Orders)) },
+		"GET /metrics":             func() string { return "/metrics" },
+	}
+	// The endpoints take turns, one request each per sample, so that a
+	// burst of load from a neighbour falls on all of them rather than on
+	// whichever was being measured; the first turn warms up and is not
+	// counted. The scrape, the slowest, is taken every fifth turn.
+	times := map[string][]time.Duration{}
+	for i := range o.Samples + 1 {
+		for _, ep := range growthEndpoints {
+			if ep == "GET /metrics" && i%5 != 0 && i != 1 {
+				continue
+			}
+			d, body, err := timedGet(ctx, client, srv.URL()+paths[ep]())
 			if err != nil {
 				return fmt.Errorf("%d orders, %s: %w", stage.Orders, ep, err)
 			}
 			if ep == "GET /reports/summary" {
-				if stage.SummaryOrders, err = summaryOrders(body); err != nil {
+				if stage.SummaryOrders, stage.SummaryRevenue, err = summaryOrders(body); err != nil {
 					return err
 				}
 			}
-			times = append(times, d)
+			if i > 0 {
+				times[ep] = append(times[ep], d)
+			}
 		}
-		times = times[1:]
-		slices.Sort(times)
-		stage.Median[ep], stage.P90[ep] = times[len(times)/2], times[len(times)*9/10]
-		progress(o.Progress, "%d orders: %s median %v", stage.Orders, ep, roundDur(stage.Median[ep]))
+	}
+	stage.Median, stage.P90 = map[string]time.Duration{}, map[string]time.Duration{}
+	for _, ep := range growthEndpoints {
+		t := times[ep]
+		slices.Sort(t)
+		stage.Median[ep], stage.P90[ep] = t[len(t)/2], t[len(t)*9/10]
+		progress(o.Progress, "%d orders: %s median %v (%d samples)", stage.Orders, ep, roundDur(stage.Median[ep]), len(t))
 	}
 	return nil
 }
@@ -307,14 +318,26 @@ func timedGet(ctx context.Context, client *http.Client, url string) (time.Durati
 }
 
 // summaryOrders reads "orders" from a summary without decoding the rest.
-func summaryOrders(body []byte) (int64, error) {
+func summaryOrders(body []byte) (int64, ordersvc.Sum, error) {
 	var s struct {
-		Orders int64 `json:"orders"`
+		Orders       int64        `json:"orders"`
+		TotalRevenue ordersvc.Sum `json:"total_revenue"`
 	}
 	if err := json.Unmarshal(body, &s); err != nil {
-		return 0, fmt.Errorf("decode the summary: %w", err)
+		return 0, ordersvc.Sum{}, fmt.Errorf("decode the summary: %w", err)
 	}
-	return s.Orders, nil
+	return s.Orders, s.TotalRevenue, nil
+}
+
+// loadedRevenue is the exact sum of the amounts of orders 1..n as
+// loadOrderBatch writes them, computed in Go from the same formulas.
+func loadedRevenue(n int64, products int) ordersvc.Sum {
+	var s ordersvc.Sum
+	for x := int64(1); x <= n; x++ {
+		p := 1 + x%int64(products)
+		s = s.Add(ordersvc.Money((100 + p%9900) * (1 + x%3)))
+	}
+	return s
 }
 
 // WriteGrowthTable prints the medians (and p90) per endpoint and stage,
@@ -340,9 +363,17 @@ func WriteGrowthTable(w io.Writer, stages []GrowthStage) error {
 	for _, s := range stages {
 		fmt.Fprintf(tw, "%v\t", s.LoadTime.Round(100*time.Millisecond))
 	}
-	fmt.Fprint(tw, "\t\nsummary's order count\t")
+	fmt.Fprint(tw, "\t\nsummary: orders, revenue\t")
 	for _, s := range stages {
-		fmt.Fprintf(tw, "%d\t", s.SummaryOrders)
+		fmt.Fprintf(tw, "%d, %s\t", s.SummaryOrders, s.SummaryRevenue)
+	}
+	fmt.Fprint(tw, "\t\ntotals = orders loaded\t")
+	for _, s := range stages {
+		ok := "yes"
+		if s.SummaryOrders != s.Orders || s.SummaryRevenue != s.Revenue {
+			ok = "NO (revenue loaded " + s.Revenue.String() + ")"
+		}
+		fmt.Fprintf(tw, "%s\t", ok)
 	}
 	fmt.Fprint(tw, "\t\n")
 	return tw.Flush()
