@@ -106,39 +106,52 @@ func (db *DB) createOrder(ctx context.Context, tx pgx.Tx, n ordersvc.NewOrder, f
 	if n.IdempotencyKey != "" {
 		key = &n.IdempotencyKey
 	}
+	// The insert and the totals go in one round trip (a pipelined batch):
+	// one less wait on the network per order, of five. The totals update
+	// is only right if the insert inserted; when it did not (a concurrent
+	// request with the key won), the transaction is rolled back below
+	// whatever happens (errUndo, IdempotencyMismatch or an error), and the
+	// totals with it. The batch's time is the insert's; the totals'
+	// statement is timed from the insert's answer to its own.
+	batch := &pgx.Batch{}
+	batch.Queue("INSERT INTO orders ("+orderColumns+", idempotency_key, request_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (idempotency_key) DO NOTHING",
+		o.ID, o.ProductID, o.Quantity, string(o.Type), o.CustomerID, int64(o.UnitPrice), int64(o.Amount), o.Currency, o.Status,
+		o.CreatedAt, key, fingerprint)
+	// SET reads the old revenue_lo in both expressions, so the carry is
+	// exact. The totals sit on one of the type's slots.
+	batch.Queue(`INSERT INTO order_totals AS t (type, slot, orders, revenue_hi, revenue_lo) VALUES ($1, $2, 1, 0, $3)
+			ON CONFLICT (type, slot) DO UPDATE SET orders = t.orders + 1,
+				revenue_hi = t.revenue_hi + (t.revenue_lo + $3) / 1000000000000000000,
+				revenue_lo = (t.revenue_lo + $3) % 1000000000000000000`,
+		string(o.Type), mathrand.IntN(totalsSlots), int64(o.Amount))
+	var br pgx.BatchResults
 	var inserted bool
 	err = db.timed(ctx, "insert", "orders", func() error {
-		tag, err := tx.Exec(ctx, "INSERT INTO orders ("+orderColumns+", idempotency_key, request_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (idempotency_key) DO NOTHING",
-			o.ID, o.ProductID, o.Quantity, string(o.Type), o.CustomerID, int64(o.UnitPrice), int64(o.Amount), o.Currency, o.Status,
-			o.CreatedAt, key, fingerprint)
+		br = tx.SendBatch(ctx, batch)
+		tag, err := br.Exec()
 		inserted = tag.RowsAffected() == 1
 		return err
 	})
 	if err != nil {
+		_ = br.Close()
 		return ordersvc.Order{}, false, unavailable(err, "create order: insert")
+	}
+	err = db.timed(ctx, "upsert", "order_totals", func() error {
+		_, err := br.Exec()
+		return errors.Join(err, br.Close())
+	})
+	if err != nil {
+		return ordersvc.Order{}, false, unavailable(err, "create order: update totals")
 	}
 	if !inserted {
 		// A concurrent request with the key committed first: its order is
-		// the answer (errUndo returns our stock), or IdempotencyMismatch.
+		// the answer (errUndo rolls back our stock and totals), or
+		// IdempotencyMismatch.
 		o, found, err := db.replay(ctx, tx, n.IdempotencyKey, fingerprint)
 		if !found && err == nil {
 			err = unavailable(errors.New("the idempotency key is taken but its order is not visible"), "create order")
 		}
 		return o, false, err
-	}
-	// The totals, in the same transaction, on one of the type's slots:
-	// SET reads the old revenue_lo in both expressions, so the carry is
-	// exact.
-	err = db.timed(ctx, "upsert", "order_totals", func() error {
-		_, err := tx.Exec(ctx, `INSERT INTO order_totals AS t (type, slot, orders, revenue_hi, revenue_lo) VALUES ($1, $2, 1, 0, $3)
-			ON CONFLICT (type, slot) DO UPDATE SET orders = t.orders + 1,
-				revenue_hi = t.revenue_hi + (t.revenue_lo + $3) / 1000000000000000000,
-				revenue_lo = (t.revenue_lo + $3) % 1000000000000000000`,
-			string(o.Type), mathrand.IntN(totalsSlots), int64(o.Amount))
-		return err
-	})
-	if err != nil {
-		return ordersvc.Order{}, false, unavailable(err, "create order: update totals")
 	}
 	return o, true, nil
 }

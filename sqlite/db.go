@@ -77,6 +77,9 @@ type DB struct {
 	// detached is set once the WAL was emptied after the file was found
 	// removed or replaced (see detach).
 	detached atomic.Bool
+	// orders is CreateOrder's state: prepared statements and the group
+	// commit queue (orders.go).
+	orders orderWriter
 }
 
 // detachTimeout bounds the checkpoint of detach.
