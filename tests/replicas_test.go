@@ -832,11 +832,24 @@ func (rs *replicaStack) databaseOutage(t *testing.T) {
 	}
 	rs.waitPromInactive(t, resolveTimeout, "DatabaseDown", "PostgresDown")
 	t.Logf("DatabaseDown and PostgresDown inactive in Prometheus %s after PostgreSQL started", time.Since(startedAt).Round(time.Millisecond))
-	// Alertmanager retried the webhook while the store was down; the
-	// record of the cause ends up resolved.
-	pgDown := rs.waitStored(t, "PostgresDown", ordersvc.AlertResolved, resolveTimeout)
-	t.Logf("PostgresDown stored resolved (receiver %s, %d deliveries, first received %s after the stop)",
-		pgDown.Receiver, pgDown.Deliveries, pgDown.FirstReceivedAt.Sub(stoppedAt).Round(time.Millisecond))
+	// Whether PostgresDown also reaches the store is a race, and not a
+	// defect: the store is what is down while it fires, so every webhook
+	// delivery of it is refused (503, retried); Alertmanager sends a
+	// resolved notification only for an alert whose firing one got
+	// through. So it is reported, not required.
+	_, err := testkit.Poll(20*time.Second, func() (bool, string) {
+		alerts, err := rs.storedAlerts()
+		if err != nil {
+			return false, err.Error()
+		}
+		for _, a := range alerts {
+			if a.Labels[ordersvc.AlertLabelName] == "PostgresDown" {
+				return true, ""
+			}
+		}
+		return false, "not stored"
+	})
+	t.Logf("PostgresDown in GET /alerts after the outage: stored %v (its deliveries during the outage were refused with 503)", err == nil)
 }
 
 // stopOneReplica sends SIGTERM to the last replica while a failover client
