@@ -143,7 +143,10 @@ func (db *DB) CreateOrder(ctx context.Context, n ordersvc.NewOrder) (ordersvc.Or
 	}
 	w := &db.orders
 	if err := w.statements(ctx, db.write); err != nil {
-		return ordersvc.Order{}, false, unavailable(err, "create order")
+		if ferr := db.checkFile(); ferr != nil {
+			return ordersvc.Order{}, false, ferr // the reason: removed, replaced, read-only
+		}
+		return ordersvc.Order{}, false, unavailable(db.noteWriteError(err), "create order")
 	}
 	r := &orderRequest{ctx: ctx, n: n, fingerprint: n.Fingerprint(), wake: make(chan struct{})}
 	w.mu.Lock()
@@ -208,6 +211,15 @@ func (db *DB) commitGroup(group []*orderRequest) {
 		for _, r := range group {
 			r.order, r.created, r.err = ordersvc.Order{}, false, err
 		}
+	}
+	// A removed, replaced or read-only file refuses the whole group at
+	// once, with the reason, before any statement runs against it.
+	if err := db.checkFile(); err != nil {
+		if isDetachFault(err) {
+			db.detach()
+		}
+		failAll(err)
+		return
 	}
 	tx, err := db.beginWrite(ctx)
 	if err != nil {
