@@ -575,7 +575,7 @@ func TestHappyPathAllocs(t *testing.T) {
 		return testing.AllocsPerRun(500, func() { e.ServeHTTP(w, req) })
 	}
 	base, got := allocs(bare), allocs(tracked)
-	if got > base {
+	if got > base && !raceEnabled {
 		t.Errorf("the middleware adds %v allocations per request (bare %v, with it %v), want 0", got-base, base, got)
 	}
 }

@@ -1,0 +1,5 @@
+//go:build !race
+
+package errortracking_test
+
+const raceEnabled = false
