@@ -2,6 +2,9 @@ package ordersvc
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
 	"crypto/sha256"
 	"encoding/binary"
 	"strings"
@@ -178,6 +181,26 @@ type Summary struct {
 	Currency      string            `json:"currency"`
 	LowStock      []Product         `json:"low_stock"`
 	LowStockBelow int64             `json:"low_stock_below"`
+}
+
+// EmptySummary is the summary of no orders: every order type at zero, in
+// currency. The stores add their totals to it.
+func EmptySummary(currency string) Summary {
+	s := Summary{Revenue: make(map[OrderType]Sum, len(OrderTypes())), Currency: currency, LowStockBelow: LowStockThreshold}
+	for _, t := range OrderTypes() {
+		s.Revenue[t] = Sum{}
+	}
+	return s
+}
+
+// NewOrderID returns a new order id: "ord_" and 24 random hex digits (96
+// bits, so ids never collide in practice, across replicas too).
+func NewOrderID() (string, error) {
+	var b [12]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("generate order id: %w", err)
+	}
+	return "ord_" + hex.EncodeToString(b[:]), nil
 }
 
 // ReportService produces the business summary.

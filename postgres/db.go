@@ -237,23 +237,10 @@ func (db *DB) applyMigration(ctx context.Context, conn *pgxpool.Conn, name, vers
 	return nil
 }
 
-// timed runs fn and reports its duration to the observer.
-//
-// With tracing on, the query is a child span of the request's (db.system,
-// operation, table: the labels of db_query_duration_seconds); off, or
-// outside a sampled request, that costs one check.
+// timed runs fn, one query, timed into db_query_duration_seconds and, with
+// tracing on, as a child span of the request (tracing.TimeQuery).
 func (db *DB) timed(ctx context.Context, operation, table string, fn func() error) error {
-	_, span := db.tracing.StartQuery(ctx, tracing.DBSystemPostgreSQL, operation, table)
-	if db.observer == nil {
-		err := fn()
-		span.End(err)
-		return err
-	}
-	start := time.Now()
-	err := fn()
-	db.observer.ObserveQuery(operation, table, time.Since(start))
-	span.End(err)
-	return err
+	return db.tracing.TimeQuery(ctx, tracing.DBSystemPostgreSQL, db.observer, operation, table, fn)
 }
 
 // errUndo, returned by a transaction's function, rolls the transaction

@@ -3,8 +3,6 @@ package postgres
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	mathrand "math/rand/v2"
@@ -93,7 +91,7 @@ func (db *DB) createOrder(ctx context.Context, tx pgx.Tx, n ordersvc.NewOrder, f
 	if err != nil {
 		return ordersvc.Order{}, false, err // the rollback restores the stock
 	}
-	id, err := newOrderID()
+	id, err := ordersvc.NewOrderID()
 	if err != nil {
 		return ordersvc.Order{}, false, fmt.Errorf("create order: %w", err)
 	}
@@ -233,11 +231,7 @@ func scanOrder(row pgx.Row, extra ...any) (ordersvc.Order, error) {
 // (at most totalsSlots rows a type), carrying the low limbs in exact
 // numerics, whatever the number of orders.
 func (db *DB) Summary(ctx context.Context) (ordersvc.Summary, error) {
-	s := ordersvc.Summary{Revenue: map[ordersvc.OrderType]ordersvc.Sum{}, Currency: db.currency,
-		LowStockBelow: ordersvc.LowStockThreshold}
-	for _, t := range ordersvc.OrderTypes() {
-		s.Revenue[t] = ordersvc.Sum{}
-	}
+	s := ordersvc.EmptySummary(db.currency)
 	err := db.timed(ctx, "select", "order_totals", func() error {
 		rows, err := db.pool.Query(ctx, `SELECT type, sum(orders)::bigint,
 			(sum(revenue_hi) + div(sum(revenue_lo), 1000000000000000000))::bigint,
@@ -257,13 +251,4 @@ func (db *DB) Summary(ctx context.Context) (ordersvc.Summary, error) {
 		return ordersvc.Summary{}, unavailable(err, "list low-stock products")
 	}
 	return s, nil
-}
-
-// newOrderID returns "ord_" and 24 random hex digits.
-func newOrderID() (string, error) {
-	var b [12]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", fmt.Errorf("generate order id: %w", err)
-	}
-	return "ord_" + hex.EncodeToString(b[:]), nil
 }

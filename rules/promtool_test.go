@@ -363,25 +363,3 @@ func TestPromtoolTestsCatchBrokenRules(t *testing.T) {
 		})
 	}
 }
-
-// promConfig is the part of prometheus.yml the contract fixes.
-type promConfig struct {
-	Global struct {
-		ScrapeInterval     string `yaml:"scrape_interval"`
-		EvaluationInterval string `yaml:"evaluation_interval"`
-	} `yaml:"global"`
-	RuleFiles []string `yaml:"rule_files"`
-	Alerting  struct {
-		Alertmanagers []struct {
-			StaticConfigs []struct {
-				Targets []string `yaml:"targets"`
-			} `yaml:"static_configs"`
-		} `yaml:"alertmanagers"`
-	} `yaml:"alerting"`
-	ScrapeConfigs []struct {
-		JobName       string `yaml:"job_name"`
-		StaticConfigs []struct {
-			Targets []string `yaml:"targets"`
-		} `yaml:"static_configs"`
-	} `yaml:"scrape_configs"`
-}

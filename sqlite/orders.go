@@ -3,9 +3,7 @@ package sqlite
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"sync"
@@ -310,7 +308,7 @@ func (db *DB) placeOrder(ctx context.Context, tx *sql.Tx, stmts txStmts, n order
 	if err != nil {
 		return ordersvc.Order{}, false, err // rolling back to the savepoint restores the stock
 	}
-	id, err := newOrderID()
+	id, err := ordersvc.NewOrderID()
 	if err != nil {
 		return ordersvc.Order{}, false, fmt.Errorf("create order: %w", err)
 	}
@@ -404,11 +402,7 @@ func scanOrder(row *sql.Row, extra ...any) (ordersvc.Order, error) {
 
 // Summary implements ordersvc.ReportService.
 func (db *DB) Summary(ctx context.Context) (ordersvc.Summary, error) {
-	s := ordersvc.Summary{Revenue: map[ordersvc.OrderType]ordersvc.Sum{}, Currency: db.currency,
-		LowStockBelow: ordersvc.LowStockThreshold}
-	for _, t := range ordersvc.OrderTypes() {
-		s.Revenue[t] = ordersvc.Sum{}
-	}
+	s := ordersvc.EmptySummary(db.currency)
 	err := db.timed(ctx, "select", "order_totals", func() error {
 		rows, err := db.read.QueryContext(ctx, "SELECT type, orders, revenue_hi, revenue_lo FROM order_totals")
 		if err != nil {
@@ -425,13 +419,4 @@ func (db *DB) Summary(ctx context.Context) (ordersvc.Summary, error) {
 		return ordersvc.Summary{}, unavailable(err, "list low-stock products")
 	}
 	return s, nil
-}
-
-// newOrderID returns "ord_" and 24 random hex digits.
-func newOrderID() (string, error) {
-	var b [12]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", fmt.Errorf("generate order id: %w", err)
-	}
-	return "ord_" + hex.EncodeToString(b[:]), nil
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -92,4 +93,28 @@ func (p *Provider) StartSpan(ctx context.Context, name string, attrs ...attribut
 		span.SetAttributes(attrs...)
 	}
 	return ctx, Span{span: span}
+}
+
+// QueryObserver receives a store query's duration (the metrics package's
+// db_query_duration_seconds).
+type QueryObserver interface {
+	ObserveQuery(operation, table string, d time.Duration)
+}
+
+// TimeQuery runs fn, one query of a store of the given db.system, as a
+// child span of the request's (when tracing is on and the request is
+// sampled) and times it into obs (when set): the one place both stores
+// time and trace their queries, with the same operation and table labels.
+func (p *Provider) TimeQuery(ctx context.Context, system string, obs QueryObserver, operation, table string, fn func() error) error {
+	_, span := p.StartQuery(ctx, system, operation, table)
+	if obs == nil {
+		err := fn()
+		span.End(err)
+		return err
+	}
+	start := time.Now()
+	err := fn()
+	obs.ObserveQuery(operation, table, time.Since(start))
+	span.End(err)
+	return err
 }
