@@ -3,10 +3,10 @@ package ordersvc
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
-	"fmt"
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
+	"fmt"
 	"strings"
 	"time"
 	"unicode/utf8"
