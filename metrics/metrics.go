@@ -198,7 +198,7 @@ func (m *Metrics) InitEndpoint(method, endpoint string, statuses ...int) {
 }
 
 // ObserveQuery records one database query's duration. It implements
-// sqlite.QueryObserver.
+// tracing.QueryObserver, which both stores time their queries into.
 func (m *Metrics) ObserveQuery(operation, table string, d time.Duration) {
 	m.dbQueries.WithLabelValues(operation, table).Observe(d.Seconds())
 }

@@ -55,19 +55,12 @@ import (
 //go:embed migrations/*.sql
 var migrationFS embed.FS
 
-// QueryObserver receives the duration of every query. The metrics package
-// implements it (it has the same method as sqlite.QueryObserver, so one
-// observer serves both stores); a nil observer records nothing.
-type QueryObserver interface {
-	ObserveQuery(operation, table string, d time.Duration)
-}
-
 // Options configure a DB. The zero value works.
 type Options struct {
 	// Currency is the ISO 4217 code stored with new orders (default "USD").
 	Currency string
 	// Observer times queries; nil disables timing.
-	Observer QueryObserver
+	Observer tracing.QueryObserver
 	// Now returns the current time (default time.Now); tests pin it.
 	Now func() time.Time
 	// Tracing makes every query a span of the request's trace; nil is off.
@@ -98,7 +91,7 @@ const (
 type DB struct {
 	pool     *pgxpool.Pool
 	currency string
-	observer QueryObserver
+	observer tracing.QueryObserver
 	tracing  *tracing.Provider
 	now      func() time.Time
 }

@@ -29,18 +29,12 @@ import (
 //go:embed migrations/*.sql
 var migrationFS embed.FS
 
-// QueryObserver receives the duration of every query. The metrics package
-// implements it; a nil observer records nothing.
-type QueryObserver interface {
-	ObserveQuery(operation, table string, d time.Duration)
-}
-
 // Options configure a DB. The zero value works.
 type Options struct {
 	// Currency is the ISO 4217 code stored with new orders (default "USD").
 	Currency string
 	// Observer times queries; nil disables timing.
-	Observer QueryObserver
+	Observer tracing.QueryObserver
 	// Now returns the current time (default time.Now); tests pin it.
 	Now func() time.Time
 	// Tracing makes every query a span of the request's trace; nil is off.
@@ -65,7 +59,7 @@ type DB struct {
 	path     string
 	opened   os.FileInfo // the file at path when it was opened (its device and inode)
 	currency string
-	observer QueryObserver
+	observer tracing.QueryObserver
 	tracing  *tracing.Provider
 	now      func() time.Time
 

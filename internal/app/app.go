@@ -48,21 +48,9 @@ const (
 // cannot hold a scrape.
 const dbUpTimeout = time.Second
 
-// Store is everything the service needs from its database.
-type Store interface {
-	ordersvc.OrderService
-	ordersvc.InventoryService
-	ordersvc.ReportService
-	ordersvc.AlertService
-	ordersvc.HeartbeatService
-	// Ping checks that the database answers; /readyz uses it.
-	Ping(ctx context.Context) error
-	// SeedIfEmpty stores products when the catalog is empty and reports
-	// whether it did.
-	SeedIfEmpty(ctx context.Context, products []ordersvc.Product) (bool, error)
-	// Close releases the connections.
-	Close() error
-}
+// Store is the service's database (ordersvc.Store), named here for the
+// callers of Options.WrapStore.
+type Store = ordersvc.Store
 
 // Options are what a caller adds to the configuration. The zero value is
 // what the server uses.
@@ -278,7 +266,7 @@ func (a *App) pruneAlerts(ctx context.Context, interval time.Duration) {
 }
 
 // openStore opens the store DATABASE_URL names.
-func openStore(ctx context.Context, cfg config.Config, observer sqlite.QueryObserver, tp *tracing.Provider) (Store, error) {
+func openStore(ctx context.Context, cfg config.Config, observer tracing.QueryObserver, tp *tracing.Provider) (Store, error) {
 	switch cfg.Database.Driver {
 	case config.DriverSQLite:
 		db, err := sqlite.Open(ctx, cfg.Database.Path, sqlite.Options{Currency: cfg.Currency, Observer: observer, Tracing: tp})

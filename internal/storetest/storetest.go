@@ -16,20 +16,11 @@ import (
 	"time"
 
 	"github.com/ordersvc/ordersvc"
+	"github.com/ordersvc/ordersvc/tracing"
 )
 
-// Store is what the suite tests: everything the service needs from its
-// database (the same methods as internal/app.Store).
-type Store interface {
-	ordersvc.OrderService
-	ordersvc.InventoryService
-	ordersvc.ReportService
-	ordersvc.AlertService
-	ordersvc.HeartbeatService
-	Ping(ctx context.Context) error
-	SeedIfEmpty(ctx context.Context, products []ordersvc.Product) (bool, error)
-	Close() error
-}
+// Store is what the suite tests: the domain's ordersvc.Store.
+type Store = ordersvc.Store
 
 // DeliveryStatser is the optional diagnostics of the webhook delivery log.
 type DeliveryStatser interface {
@@ -37,10 +28,8 @@ type DeliveryStatser interface {
 }
 
 // QueryObserver receives the duration of every query, as the stores'
-// own QueryObserver interfaces do.
-type QueryObserver interface {
-	ObserveQuery(operation, table string, d time.Duration)
-}
+// Options.Observer does.
+type QueryObserver = tracing.QueryObserver
 
 // Config is what a test asks of the store it opens.
 type Config struct {
