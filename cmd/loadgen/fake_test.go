@@ -2,11 +2,10 @@ package main
 
 import (
 	"encoding/json"
+	"github.com/ordersvc/ordersvc/internal/testkit"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"runtime"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -98,26 +97,5 @@ func (f *fakeService) putFaults(w http.ResponseWriter, r *http.Request) {
 // or of its HTTP client are still alive.
 func checkNoLeaks(t *testing.T) {
 	t.Helper()
-	markers := []string{"loadgen.Run(", "loadgen.(*runner)", "net/http.(*persistConn)", "net/http.(*Transport)"}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		buf := make([]byte, 1<<20)
-		buf = buf[:runtime.Stack(buf, true)]
-		var leaked []string
-		for i, g := range strings.Split(string(buf), "\n\n") {
-			for _, m := range markers {
-				if i > 0 && strings.Contains(g, m) {
-					leaked = append(leaked, g)
-					break
-				}
-			}
-		}
-		if len(leaked) == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d goroutines outlive the run, first:\n%s", len(leaked), leaked[0])
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testkit.NoGoroutinesLeft(t, 5*time.Second, "loadgen.Run(", "loadgen.(*runner)", "net/http.(*persistConn)", "net/http.(*Transport)")
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/ordersvc/ordersvc/internal/testkit"
 	"io"
 	"maps"
 	"math"
@@ -12,7 +13,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -349,34 +349,10 @@ var leakMarkers = []string{
 
 // checkNoLeaks fails the test if, within a few seconds, goroutines of a run
 // or of its HTTP client are still alive. Tests using it do not run in
-// parallel, so every such goroutine belongs to the run under test.
+// parallel.
 func checkNoLeaks(t *testing.T) {
 	t.Helper()
-	var leaked []string
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		buf := make([]byte, 1<<20)
-		buf = buf[:runtime.Stack(buf, true)]
-		leaked = leaked[:0]
-		for i, g := range strings.Split(string(buf), "\n\n") {
-			if i == 0 { // this goroutine
-				continue
-			}
-			for _, m := range leakMarkers {
-				if strings.Contains(g, m) {
-					leaked = append(leaked, g)
-					break
-				}
-			}
-		}
-		if len(leaked) == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d goroutines outlive the run, first:\n%s", len(leaked), leaked[0])
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testkit.NoGoroutinesLeft(t, 5*time.Second, leakMarkers...)
 }
 
 // runFor calls Run and fails the test if it does not return within limit.
