@@ -70,6 +70,7 @@ func startReplicaStack(t *testing.T, n int) *replicaStack {
 				"SENTRY_ENVIRONMENT=e2e",
 				"SHUTDOWN_DELAY=" + shutdownDelay.String(),
 				"SHUTDOWN_TIMEOUT=10s",
+				"HEARTBEAT_TIMEOUT=" + heartbeatTimeout.String(),
 			},
 		})
 		rs.replicas = append(rs.replicas, r)
@@ -142,6 +143,9 @@ func TestReplicas(t *testing.T) {
 	rs.checkAlertsStoredOnce(t, rs.replicas)
 	ph.done("every alert stored once, the same list on both replicas")
 
+	rs.switchOncePerOutage(t)
+	ph.done("dead man's switch on two replicas: one outage, one Sentry event, one recovery")
+
 	rs.databaseOutage(t)
 	ph.done("PostgreSQL stopped and started: 503s, db_up 0, DatabaseDown and PostgresDown; recovery without a restart")
 
@@ -150,6 +154,75 @@ func TestReplicas(t *testing.T) {
 
 	rs.checkAlertsStoredOnce(t, rs.replicas[:1])
 	ph.done("every alert stored once, at the end")
+}
+
+// switchOncePerOutage kills both Alertmanagers: the heartbeat stops
+// reaching either replica, both replicas' switches check, and the sink
+// receives exactly one "alerting pipeline silent" event (the store-side
+// claim), within HEARTBEAT_TIMEOUT + 10% of the last heartbeat; both
+// replicas show the outage. Restarted, the heartbeat reaches whichever
+// replica and one recovery is reported.
+func (rs *replicaStack) switchOncePerOutage(t *testing.T) {
+	t.Helper()
+	for i := range rs.replicas {
+		hb := rs.heartbeatOf(t, i)
+		if hb.State != ordersvc.HeartbeatOK {
+			t.Fatalf("%s: heartbeat state %q before the kill, want ok", rs.replicas[i].Name, hb.State)
+		}
+	}
+	silentBefore, _ := sentryEvents(rs.sink, isPipelineEvent(silentMessage))
+	recoveredBefore, _ := sentryEvents(rs.sink, isPipelineEvent(recoveredMessage))
+	for _, am := range rs.ams {
+		if !am.Kill() {
+			t.Fatalf("%s (pid %d) had already exited", am.Name, am.PID())
+		}
+	}
+	last := rs.heartbeatOf(t, 0).LastReceivedAt
+	evs, arrived, err := waitSentryEvents(rs.sink, len(silentBefore)+1, heartbeatTimeout+detectionSlack+10*time.Second, isPipelineEvent(silentMessage))
+	if err != nil {
+		t.Fatal(err)
+	}
+	detected := arrived.Sub(last)
+	time.Sleep(3 * time.Second) // both replicas check again, several times
+	if now, _ := sentryEvents(rs.sink, isPipelineEvent(silentMessage)); len(now) != len(silentBefore)+1 {
+		t.Errorf("%d \"alerting pipeline silent\" events for one outage seen by two replicas, want 1", len(now)-len(silentBefore))
+	}
+	for i := range rs.replicas {
+		if hb := rs.heartbeatOf(t, i); hb.State != ordersvc.HeartbeatSilent || hb.Outages != 1 {
+			t.Errorf("%s: state %q, outages %d during the outage; want silent, 1", rs.replicas[i].Name, hb.State, hb.Outages)
+		}
+	}
+	if detected < heartbeatTimeout || detected > heartbeatTimeout+detectionSlack {
+		t.Errorf("two replicas: detected %s after the last heartbeat, want within [%s, %s]", detected, heartbeatTimeout, heartbeatTimeout+detectionSlack)
+	}
+	t.Logf("two replicas, both Alertmanagers killed: one silent event (%s), %s after the last heartbeat (floor %s, bound %s)",
+		evs[len(evs)-1].Message, detected.Round(time.Millisecond), heartbeatTimeout, heartbeatTimeout+detectionSlack)
+	for i := range rs.ams {
+		rs.restartAlertmanager(t, i)
+	}
+	if _, _, err := waitSentryEvents(rs.sink, len(recoveredBefore)+1, alertTimeout, isPipelineEvent(recoveredMessage)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * time.Second)
+	if now, _ := sentryEvents(rs.sink, isPipelineEvent(recoveredMessage)); len(now) != len(recoveredBefore)+1 {
+		t.Errorf("%d recovery events for one outage, want 1", len(now)-len(recoveredBefore))
+	}
+	for i := range rs.replicas {
+		if hb := rs.heartbeatOf(t, i); hb.State != ordersvc.HeartbeatOK {
+			t.Errorf("%s: state %q after the restart, want ok", rs.replicas[i].Name, hb.State)
+		}
+	}
+	t.Logf("two replicas: Alertmanagers restarted, one recovery event, both replicas ok")
+}
+
+// heartbeatOf is GET /alerts/heartbeat on replica i.
+func (rs *replicaStack) heartbeatOf(t *testing.T, i int) heartbeatState {
+	t.Helper()
+	var hb heartbeatState
+	if err := getJSON(rs.replicas[i].URL+"/alerts/heartbeat", testkit.AdminToken, &hb); err != nil {
+		t.Fatalf("%s: %v", rs.replicas[i].Name, err)
+	}
+	return hb
 }
 
 // checkPostgresExporterSeries is checkExternalSeries for the series
